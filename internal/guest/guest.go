@@ -1,0 +1,71 @@
+// Package guest describes what each unikernel or guest type needs to boot:
+// its kernel command line, built from the container's process and the
+// image's metadata. Guests return typed values, never VMM flags.
+package guest
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Type is a guest type as used in the com.urunc.unikernel.unikernelType
+// annotation.
+type Type string
+
+const (
+	Unikraft Type = "unikraft"
+	Rumprun  Type = "rumprun"
+	Mirage   Type = "mirage"
+	Linux    Type = "linux"
+	Mewz     Type = "mewz"
+	Hermit   Type = "hermit"
+)
+
+// ErrNotSupported is wrapped by a guest that cannot do what a Spec asks.
+var ErrNotSupported = errors.New("not supported")
+
+// Spec is the container's request, as far as the guest needs to know it.
+type Spec struct {
+	Args    []string // process.args of the container
+	Env     []string // process.env, KEY=VALUE
+	Cwd     string
+	UID     uint32
+	GID     uint32
+	Cmdline string // com.urunc.unikernel.cmdline, if the image set one
+	Version string // com.urunc.unikernel.unikernelVersion
+}
+
+// Boot is what the guest asks of the VMM.
+type Boot struct {
+	Cmdline    string // kernel command line
+	ExitDevice bool   // the guest reports its exit status through the VMM's exit device
+}
+
+// Guest turns a Spec into a Boot.
+type Guest interface {
+	Type() Type
+	Boot(s Spec) (Boot, error)
+}
+
+var registry = map[Type]Guest{}
+
+func register(g Guest) { registry[g.Type()] = g }
+
+// Get returns the guest of type t, or an error listing the supported ones.
+func Get(t Type) (Guest, error) {
+	if g, ok := registry[t]; ok {
+		return g, nil
+	}
+	return nil, fmt.Errorf("unikernel type %q: %w (supported: %v)", t, ErrNotSupported, Supported())
+}
+
+// Supported lists the registered guest types, sorted.
+func Supported() []Type {
+	out := make([]Type, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

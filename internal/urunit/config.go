@@ -1,0 +1,25 @@
+// Package urunit holds the contract between the runtime and urunit, the init
+// that runs the application inside a Linux guest.
+package urunit
+
+// ConfigPath is where urunit reads its Config inside the guest's initramfs.
+const ConfigPath = "/.urunit/config.json"
+
+// BinaryPath is where the urunit executable sits inside the guest's initramfs
+// (the kernel is started with rdinit=BinaryPath).
+const BinaryPath = "/.urunit/urunit"
+
+// Exit status protocol. QEMU's isa-debug-exit device at ExitPort makes QEMU
+// exit with (value<<1)|1, so odd statuses travel exactly. Status 0 is a
+// clean reboot, which QEMU (run with -no-reboot) turns into exit 0. An even
+// non-zero status s cannot be expressed by the device and arrives as s|1.
+const ExitPort = 0x501
+
+// Config is the application urunit runs.
+type Config struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env,omitempty"`
+	Cwd  string   `json:"cwd,omitempty"`
+	UID  uint32   `json:"uid"`
+	GID  uint32   `json:"gid"`
+}

@@ -1,0 +1,90 @@
+// Package vmm turns a typed boot plan into the command line of a virtual
+// machine monitor. It knows nothing of containers: host facts arrive as
+// fields of Spec, and Args is a pure function of its input.
+package vmm
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Name is a VMM's identifier as used in the com.urunc.unikernel.hypervisor
+// annotation.
+type Name string
+
+const (
+	QEMU            Name = "qemu"
+	Firecracker     Name = "firecracker"
+	HVT             Name = "hvt"
+	SPT             Name = "spt"
+	CloudHypervisor Name = "cloud-hypervisor"
+)
+
+// Accel is the accelerator a VMM runs the guest with.
+type Accel string
+
+const (
+	AccelKVM  Accel = "kvm"
+	AccelTCG  Accel = "tcg"
+	AccelAuto Accel = "auto" // resolved by a host probe before Args is called
+)
+
+// KernelFormat is what inspection of the kernel image found; it decides the
+// machine type and boot path.
+type KernelFormat string
+
+const (
+	FormatBzImage   KernelFormat = "bzimage"   // Linux boot protocol (x86 bzImage)
+	FormatPVH       KernelFormat = "pvh-elf"   // ELF with a Xen PVH entry note
+	FormatMultiboot KernelFormat = "multiboot" // 32-bit multiboot ELF (e.g. Unikraft on QEMU)
+	FormatELF       KernelFormat = "elf"       // other ELF
+)
+
+// ErrNotSupported is wrapped by a VMM that cannot do what a Spec asks.
+var ErrNotSupported = errors.New("not supported")
+
+// Spec is everything a VMM needs to build its command line. Paths are as the
+// VMM process sees them (inside the container's mount namespace).
+type Spec struct {
+	Binary       string       // VMM executable
+	Kernel       string       // guest kernel image
+	KernelFormat KernelFormat // from inspecting Kernel
+	Initrd       string       // optional initial ramdisk
+	Cmdline      string       // guest kernel command line, from the guest type
+	MemoryMiB    uint64
+	VCPUs        int
+	Accel        Accel // kvm or tcg; never auto here
+	ExitDevice   bool  // guest reports its exit status through an exit device
+	HostTSCkHz   uint64 // host TSC frequency, 0 when unknown
+	Sandbox      bool   // enable the VMM's own syscall sandbox
+}
+
+// VMM builds the argv (argv[0] = Spec.Binary) that boots Spec.
+type VMM interface {
+	Name() Name
+	Args(s Spec) ([]string, error)
+}
+
+var registry = map[Name]VMM{}
+
+// register is called from each VMM's file.
+func register(v VMM) { registry[v.Name()] = v }
+
+// Get returns the VMM called n, or an error listing the supported ones.
+func Get(n Name) (VMM, error) {
+	if v, ok := registry[n]; ok {
+		return v, nil
+	}
+	return nil, fmt.Errorf("hypervisor %q: %w (supported: %v)", n, ErrNotSupported, Supported())
+}
+
+// Supported lists the registered VMM names, sorted.
+func Supported() []Name {
+	out := make([]Name, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
