@@ -54,8 +54,8 @@ type Spec struct {
 	Cmdline      string       // guest kernel command line, from the guest type
 	MemoryMiB    uint64
 	VCPUs        int
-	Accel        Accel // kvm or tcg; never auto here
-	ExitDevice   bool  // guest reports its exit status through an exit device
+	Accel        Accel  // kvm or tcg; never auto here
+	ExitDevice   bool   // guest reports its exit status through an exit device
 	HostTSCkHz   uint64 // host TSC frequency, 0 when unknown
 	Sandbox      bool   // enable the VMM's own syscall sandbox
 }
