@@ -1,0 +1,47 @@
+package unikernel
+
+// Prefix is the prefix shared by every urunc image annotation.
+const Prefix = "com.urunc.unikernel."
+
+// Annotation keys, as set on the image (or in urunc.json) by the tools that
+// build urunc images.
+const (
+	KeyType        = Prefix + "unikernelType"    // required: guest type
+	KeyHypervisor  = Prefix + "hypervisor"       // required: VMM name
+	KeyBinary      = Prefix + "binary"           // required: kernel path inside the rootfs
+	KeyCmdline     = Prefix + "cmdline"          // guest command line from the image
+	KeyInitrd      = Prefix + "initrd"           // initrd path inside the rootfs
+	KeyBlock       = Prefix + "block"            // block image path inside the rootfs
+	KeyBlkMntPoint = Prefix + "blkMntPoint"      // where the guest mounts the block image
+	KeyVersion     = Prefix + "unikernelVersion" // guest framework version
+	KeyUseDMBlock  = Prefix + "useDMBlock"       // boolean: pass a devmapper rootfs as block
+	KeyMountRootfs = Prefix + "mountRootfs"      // boolean: give the container rootfs to the guest
+)
+
+// MetadataFile is the fallback metadata file at the root of the container
+// rootfs: a flat JSON object mapping the keys above to base64 strings.
+const MetadataFile = "urunc.json"
+
+// maxMetadataSize caps how much of MetadataFile is read.
+const maxMetadataSize = 1 << 20
+
+// Where a value came from, as named in error messages.
+const (
+	fromAnnotations = "annotations"
+	fromFile        = MetadataFile
+)
+
+// knownKeys lists every key this package accepts, in documentation order.
+var knownKeys = []string{
+	KeyType, KeyHypervisor, KeyBinary, KeyCmdline, KeyInitrd, KeyBlock,
+	KeyBlkMntPoint, KeyVersion, KeyUseDMBlock, KeyMountRootfs,
+}
+
+// requiredKeys must all be set once any key is set.
+var requiredKeys = []string{KeyType, KeyHypervisor, KeyBinary}
+
+// validTypes are the accepted values of KeyType.
+var validTypes = []string{"unikraft", "rumprun", "mirage", "linux", "mewz", "hermit"}
+
+// validHypervisors are the accepted values of KeyHypervisor.
+var validHypervisors = []string{"qemu", "firecracker", "hvt", "spt", "cloud-hypervisor"}
