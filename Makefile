@@ -1,0 +1,57 @@
+# urunc build, install, test and demo.
+GO       ?= go
+BIN      ?= $(CURDIR)/bin
+CACHE    ?= $(CURDIR)/_cache
+KERNEL   ?= $(CACHE)/kernel/vmlinuz
+PREFIX   ?= /usr/local
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+SHELL    := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
+.PHONY: all urunc urunit hello deps kernel install test unit e2e demo vet clean
+
+all: urunc urunit hello
+
+# urunc links runc's libcontainer: cgo for nsenter, libseccomp for seccomp.
+urunc:
+	CGO_ENABLED=1 $(GO) build -tags seccomp -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/urunc ./cmd/urunc
+
+# urunit runs as pid 1 in the guest's initramfs: static, no libc.
+urunit:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/urunit ./cmd/urunit
+
+hello:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/hello ./examples/hello
+
+# Host packages: QEMU, libseccomp, busybox for plain-container tests.
+deps:
+	./scripts/install-deps.sh
+
+# The Debian cloud kernel, unpacked under $(CACHE) without installing it.
+kernel: $(KERNEL)
+$(KERNEL):
+	./scripts/fetch-kernel.sh $(dir $(KERNEL))
+
+install: all
+	install -D -m 0755 $(BIN)/urunc $(DESTDIR)$(PREFIX)/bin/urunc
+	install -D -m 0755 $(BIN)/urunit $(DESTDIR)$(PREFIX)/bin/urunit
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal tests examples)" || (gofmt -l cmd internal tests examples; exit 1)
+
+# Everything: unit tests and, as root, the end-to-end tests on real QEMU.
+test: deps all kernel vet
+	@mkdir -p $(CACHE)
+	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
+	@echo "== skipped tests and why:"; grep -A1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
+
+unit:
+	$(GO) test ./...
+
+demo: deps all kernel
+	./scripts/demo.sh $(BIN) $(KERNEL)
+
+clean:
+	rm -rf $(BIN)
