@@ -35,10 +35,11 @@ const (
 type KernelFormat string
 
 const (
-	FormatBzImage   KernelFormat = "bzimage"   // Linux boot protocol (x86 bzImage)
-	FormatPVH       KernelFormat = "pvh-elf"   // ELF with a Xen PVH entry note
-	FormatMultiboot KernelFormat = "multiboot" // 32-bit multiboot ELF (e.g. Unikraft on QEMU)
-	FormatELF       KernelFormat = "elf"       // other ELF
+	FormatBzImage    KernelFormat = "bzimage"    // Linux boot protocol (x86 bzImage)
+	FormatPVH        KernelFormat = "pvh-elf"    // ELF with a Xen PVH entry note
+	FormatMultiboot  KernelFormat = "multiboot"  // 32-bit multiboot ELF (e.g. Unikraft on QEMU)
+	FormatMultiboot2 KernelFormat = "multiboot2" // multiboot2 header (QEMU cannot boot it directly)
+	FormatELF        KernelFormat = "elf"        // other ELF
 )
 
 // ErrNotSupported is wrapped by a VMM that cannot do what a Spec asks.
@@ -58,12 +59,19 @@ type Spec struct {
 	ExitDevice   bool   // guest reports its exit status through an exit device
 	HostTSCkHz   uint64 // host TSC frequency, 0 when unknown
 	Sandbox      bool   // enable the VMM's own syscall sandbox
+	QMPSocket    string // optional path of a QMP control socket
 }
 
 // VMM builds the argv (argv[0] = Spec.Binary) that boots Spec.
 type VMM interface {
 	Name() Name
 	Args(s Spec) ([]string, error)
+}
+
+// Validator is implemented by VMMs that can check a Spec without building
+// argv. Args always validates too; Validate exists so a plan can fail early.
+type Validator interface {
+	Validate(s Spec) error
 }
 
 var registry = map[Name]VMM{}

@@ -1,0 +1,150 @@
+// Package config is urunc's host configuration: /etc/urunc/config.toml, with
+// every default in one place (Default). The file is optional; keys it sets
+// override the defaults, unknown keys are errors.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/urunc-dev/urunc/internal/vmm"
+)
+
+// DefaultPath is where the host configuration lives.
+const DefaultPath = "/etc/urunc/config.toml"
+
+// PathEnv overrides DefaultPath (used by tests and unusual installs).
+const PathEnv = "URUNC_CONFIG"
+
+// Config is the host configuration.
+type Config struct {
+	QEMU  QEMU  `toml:"qemu"`
+	Linux Linux `toml:"linux"`
+
+	// Path is the file Load read, or would have read when it is absent;
+	// for error messages that tell the user where to change a setting.
+	Path string `toml:"-"`
+}
+
+// QEMU configures the QEMU VMM and guest sizing.
+type QEMU struct {
+	// Binary is the absolute path of qemu-system-x86_64. It is not looked
+	// up in $PATH: the runtime is started by containerd, podman or docker
+	// with their own PATH, and the VMM must be a known host binary, so the
+	// same config gives the same VMM whoever starts urunc.
+	Binary            string    `toml:"binary"`
+	Accel             vmm.Accel `toml:"accel"`               // auto, kvm or tcg
+	DefaultMemoryMiB  uint64    `toml:"default_memory_mib"`  // guest memory without a memory limit
+	MemoryOverheadMiB uint64    `toml:"memory_overhead_mib"` // subtracted from the memory limit for QEMU itself
+	MinMemoryMiB      uint64    `toml:"min_memory_mib"`      // smallest guest the limit may leave
+	DefaultVCPUs      int       `toml:"default_vcpus"`       // vcpus without a cpu quota or cpuset
+	Sandbox           bool      `toml:"sandbox"`             // QEMU's -sandbox seccomp filter
+}
+
+// Linux configures Linux guests.
+type Linux struct {
+	KernelArgs string `toml:"kernel_args"` // extra kernel parameters for every Linux guest
+	// Urunit is the host path of the static urunit binary copied into each
+	// Linux guest's initramfs (where 'make install' puts it).
+	Urunit string `toml:"urunit"`
+}
+
+// Default returns the built-in configuration.
+func Default() *Config {
+	return &Config{
+		QEMU: QEMU{
+			Binary:            "/usr/bin/qemu-system-x86_64",
+			Accel:             vmm.AccelAuto,
+			DefaultMemoryMiB:  256,
+			MemoryOverheadMiB: 64,
+			MinMemoryMiB:      64,
+			DefaultVCPUs:      1,
+			Sandbox:           true,
+		},
+		Linux: Linux{
+			Urunit: "/usr/local/bin/urunit",
+		},
+	}
+}
+
+// Path is the configuration file to read: $URUNC_CONFIG if set, else
+// DefaultPath.
+func Path() string {
+	if p := os.Getenv(PathEnv); p != "" {
+		return p
+	}
+	return DefaultPath
+}
+
+// Load reads the configuration at path (Path() when path is empty). A missing
+// file yields the defaults; any other read error, a syntax error, an unknown
+// key or an invalid value is an error naming the file.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		path = Path()
+	}
+	c := Default()
+	c.Path = path
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		return nil, fmt.Errorf("load config %q: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return nil, fmt.Errorf("load config %q: %w: %s", path, ErrUnknownKey, quoteAll(keys))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("load config %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks the values; each error names the key.
+func (c *Config) Validate() error {
+	q := c.QEMU
+	switch {
+	case !filepath.IsAbs(q.Binary):
+		return invalid("qemu.binary", "%q is not an absolute path", q.Binary)
+	case q.Accel != vmm.AccelAuto && q.Accel != vmm.AccelKVM && q.Accel != vmm.AccelTCG:
+		return invalid("qemu.accel", "%q is not %q, %q or %q", q.Accel, vmm.AccelAuto, vmm.AccelKVM, vmm.AccelTCG)
+	case q.MinMemoryMiB == 0:
+		return invalid("qemu.min_memory_mib", "must be at least 1")
+	case q.DefaultMemoryMiB < q.MinMemoryMiB:
+		return invalid("qemu.default_memory_mib", "%d is below qemu.min_memory_mib (%d)", q.DefaultMemoryMiB, q.MinMemoryMiB)
+	case q.DefaultVCPUs < 1:
+		return invalid("qemu.default_vcpus", "%d is below 1", q.DefaultVCPUs)
+	case !filepath.IsAbs(c.Linux.Urunit):
+		return invalid("linux.urunit", "%q is not an absolute path", c.Linux.Urunit)
+	}
+	return nil
+}
+
+func invalid(key, format string, a ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidValue, key, fmt.Sprintf(format, a...))
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestGuestMemoryMiB(t *testing.T) {
+	cases := []struct {
+		name  string
+		limit int64
+		want  uint64
+		err   bool
+	}{
+		{"no limit", 0, 256, false},
+		{"unlimited -1", -1, 256, false},
+		{"512 MiB", 512 * mib, 448, false},
+		{"exact minimum", 128 * mib, 64, false},
+		{"rounds down", 200*mib + 12345, 136, false},
+		{"below minimum", 128*mib - 1, 0, true},
+		{"tiny", 4096, 0, true},
+	}
+	c := Default()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.GuestMemoryMiB(tc.limit)
+			if (err != nil) != tc.err || got != tc.want {
+				t.Fatalf("GuestMemoryMiB(%d) = %d, %v; want %d, err=%v", tc.limit, got, err, tc.want, tc.err)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrMemoryTooSmall) || !strings.Contains(err.Error(), "linux.resources.memory.limit") ||
+					!strings.Contains(err.Error(), "128 MiB") {
+					t.Errorf("error %q should name the limit field and the 128 MiB minimum", err)
+				}
+			}
+		})
+	}
+}
+
+func TestVCPUs(t *testing.T) {
+	cases := []struct {
+		name   string
+		quota  int64
+		period uint64
+		cpus   string
+		want   int
+	}{
+		{"quota exact", 200000, 100000, "0-7", 2},
+		{"quota rounds up", 150000, 100000, "", 2},
+		{"quota below one cpu", 10000, 100000, "", 1},
+		{"quota without period", 200000, 0, "0-2,5", 4},
+		{"unlimited quota", -1, 100000, "0-2,5", 4},
+		{"cpuset single", 0, 0, "3", 1},
+		{"cpuset spaces", 0, 0, " 0-1, 4 ", 3},
+		{"cpuset duplicates", 0, 0, "0-3,2-5", 6},
+		{"bad cpuset", 0, 0, "a-b", 1},
+		{"reversed cpuset", 0, 0, "5-2", 1},
+		{"nothing", 0, 0, "", 1},
+	}
+	c := Default()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := c.VCPUs(tc.quota, tc.period, tc.cpus); got != tc.want {
+				t.Fatalf("VCPUs(%d, %d, %q) = %d, want %d", tc.quota, tc.period, tc.cpus, got, tc.want)
+			}
+		})
+	}
+	c.QEMU.DefaultVCPUs = 2
+	if got := c.VCPUs(0, 0, ""); got != 2 {
+		t.Errorf("default vcpus = %d, want 2", got)
+	}
+}
+
+func TestCountCPUs(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "0": 1, "0-2,5": 4, "0-8191": 8192} {
+		if got, err := CountCPUs(in); err != nil || got != want {
+			t.Errorf("CountCPUs(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0-", "-1", "1,,2", "0-8192", "x"} {
+		if _, err := CountCPUs(in); err == nil {
+			t.Errorf("CountCPUs(%q) succeeded", in)
+		}
+	}
+}

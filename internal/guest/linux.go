@@ -1,0 +1,67 @@
+package guest
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/urunc-dev/urunc/internal/urunit"
+)
+
+// linux is a single-application Linux guest: the kernel starts urunit from
+// the initramfs (rdinit=), and urunit runs the container's process from the
+// Config that LinuxInit builds. The application's argv, env, cwd and ids
+// travel in that config file, never on the kernel command line, so they need
+// no quoting and are not visible to the kernel's parameter parser.
+type linux struct{}
+
+func init() { register(linux{}) }
+
+// linuxBaseCmdline is the fixed part of a Linux guest's command line:
+// console on the first serial port, reboot at once on panic (QEMU runs with
+// -no-reboot, so a panic ends the VM), triple-fault reboot (fastest), quiet
+// boot, and urunit as the initramfs init.
+const linuxBaseCmdline = "console=ttyS0 panic=-1 reboot=t quiet rdinit=" + urunit.BinaryPath
+
+// Type implements Guest.
+func (linux) Type() Type { return Linux }
+
+// Boot implements Guest. The image's cmdline annotation, when set, is
+// appended after the base command line: kernel parameters given later win
+// over earlier ones, so an image can override e.g. console= or add
+// parameters for its own drivers. Network and root parameters are added by
+// the runtime's plan, which knows them; they are not part of Spec.
+func (linux) Boot(s Spec) (Boot, error) {
+	if err := checkLinuxArgs(s); err != nil {
+		return Boot{}, err
+	}
+	cmdline := linuxBaseCmdline
+	if s.Cmdline != "" {
+		cmdline += " " + s.Cmdline
+	}
+	return Boot{Cmdline: cmdline, ExitDevice: true}, nil
+}
+
+// LinuxInit is the urunit configuration that runs the container's process
+// inside a Linux guest. It is written to urunit.ConfigPath in the initramfs.
+func LinuxInit(s Spec) (urunit.Config, error) {
+	if err := checkLinuxArgs(s); err != nil {
+		return urunit.Config{}, err
+	}
+	return urunit.Config{
+		Args: slices.Clone(s.Args),
+		Env:  slices.Clone(s.Env),
+		Cwd:  s.Cwd,
+		UID:  s.UID,
+		GID:  s.GID,
+	}, nil
+}
+
+func checkLinuxArgs(s Spec) error {
+	if len(s.Args) == 0 {
+		return fmt.Errorf("linux guest: %w: process.args is empty", ErrInvalidSpec)
+	}
+	if s.Args[0] == "" {
+		return fmt.Errorf("linux guest: %w: process.args[0] is empty", ErrInvalidSpec)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package guest
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/urunc-dev/urunc/internal/urunit"
+)
+
+func TestLinuxBoot(t *testing.T) {
+	const base = "console=ttyS0 panic=-1 reboot=t quiet rdinit=/.urunit/urunit"
+	cases := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"plain", Spec{Args: []string{"/bin/sh"}}, base},
+		{"annotation appended", Spec{Args: []string{"/app"}, Cmdline: "console=hvc0 loglevel=7"},
+			base + " console=hvc0 loglevel=7"},
+		{"args stay off the cmdline", Spec{Args: []string{"/bin/echo", "a b", "--", "x=y"}, Env: []string{"A=1"}}, base},
+	}
+	g, err := Get(Linux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := g.Boot(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Cmdline != c.want || !b.ExitDevice {
+				t.Fatalf("Boot = %+v, want cmdline %q and ExitDevice", b, c.want)
+			}
+		})
+	}
+	if base != linuxBaseCmdline || urunit.BinaryPath != "/.urunit/urunit" {
+		t.Errorf("base cmdline %q drifted from the documented one", linuxBaseCmdline)
+	}
+}
+
+func TestLinuxInit(t *testing.T) {
+	s := Spec{Args: []string{"/usr/bin/env", "-i"}, Env: []string{"PATH=/bin", "X=a b"},
+		Cwd: "/srv", UID: 1000, GID: 100, Cmdline: "ignored=1"}
+	got, err := LinuxInit(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := urunit.Config{Args: s.Args, Env: s.Env, Cwd: "/srv", UID: 1000, GID: 100}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("LinuxInit = %+v, want %+v", got, want)
+	}
+	s.Args[0] = "mutated"
+	if got.Args[0] != "/usr/bin/env" {
+		t.Error("LinuxInit shares process.args with the Spec")
+	}
+	js, _ := json.Marshal(got)
+	const wantJSON = `{"args":["/usr/bin/env","-i"],"env":["PATH=/bin","X=a b"],"cwd":"/srv","uid":1000,"gid":100}`
+	if string(js) != wantJSON {
+		t.Errorf("json = %s, want %s", js, wantJSON)
+	}
+}
+
+func TestLinuxEmptyArgs(t *testing.T) {
+	for name, args := range map[string][]string{"nil": nil, "empty": {}, "empty program": {""}} {
+		t.Run(name, func(t *testing.T) {
+			_, err := LinuxInit(Spec{Args: args})
+			if !errors.Is(err, ErrInvalidSpec) {
+				t.Errorf("LinuxInit: %v, want ErrInvalidSpec", err)
+			}
+			if _, err := (linux{}).Boot(Spec{Args: args}); !errors.Is(err, ErrInvalidSpec) {
+				t.Errorf("Boot: %v, want ErrInvalidSpec", err)
+			}
+		})
+	}
+	_, err := LinuxInit(Spec{})
+	if err == nil || err.Error() != "linux guest: invalid guest spec: process.args is empty" {
+		t.Errorf("error = %v", err)
+	}
+}

@@ -1,0 +1,192 @@
+package guest
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// unikraft builds Unikraft command lines. Unikraft splits its command line
+// like a shell without escapes (lib/ukargparse): blanks separate arguments,
+// '…' and "…" group and are removed, and adjacent pieces join into one
+// argument. The first argument is the program name (QEMU's multiboot loader
+// puts the kernel path there). uklibparam then reads "lib.param=value" tokens
+// up to a "--" stop token; everything after it is the application's argv.
+// Library parameters are only parsed when a "--" is present, so one is
+// always emitted when there are any. A list parameter is
+// "lib.param=[ v1 v2 ]" and ends at the first value whose last character is
+// ']'.
+//
+// The command line rendered here is therefore
+//
+//	[env.vars=[ "K=V" ... ]] -- [app args...]
+//
+// and carries no program name: it relies on the boot path to supply one.
+type unikraft struct{}
+
+func init() { register(unikraft{}) }
+
+// Type implements Guest.
+func (unikraft) Type() Type { return Unikraft }
+
+// unikraftStop separates library parameters from application arguments.
+const unikraftStop = "--"
+
+// Boot implements Guest.
+//
+// Environment: from Unikraft 0.16 on (and when Version is empty) process.env
+// goes to the env.vars list parameter of posix-environ. Older Unikraft has no
+// such parameter, so the environment is not passed (it is compiled in).
+//
+// Application arguments: the image's cmdline annotation, when set, wins over
+// process.args and is used verbatim, in Unikraft's own syntax (it is what the
+// image author tested with). If it contains a standalone "--" it is taken as
+// a whole Unikraft command line (library parameters, "--", app args) and our
+// parameters are put in front of it. Otherwise process.args[1:] are the app
+// arguments, each quoted for ukargparse; process.args[0] names the program,
+// which Unikraft takes from the boot path instead.
+func (unikraft) Boot(s Spec) (Boot, error) {
+	newStyle, err := unikraftAtLeast(s.Version, 0, 16)
+	if err != nil {
+		return Boot{}, err
+	}
+	var params []string
+	if newStyle && len(s.Env) > 0 {
+		vars, err := unikraftEnvVars(s.Env)
+		if err != nil {
+			return Boot{}, err
+		}
+		params = append(params, vars...)
+	}
+	app, err := unikraftApp(s)
+	if err != nil {
+		return Boot{}, err
+	}
+	return Boot{Cmdline: unikraftJoin(params, app, s.Cmdline)}, nil
+}
+
+// unikraftJoin assembles parameters and application arguments.
+func unikraftJoin(params, app []string, annotation string) string {
+	if annotation != "" && hasStopToken(annotation) {
+		return strings.Join(append(params, annotation), " ")
+	}
+	if len(params) == 0 && len(app) == 0 {
+		return ""
+	}
+	out := append(params, unikraftStop)
+	return strings.Join(append(out, app...), " ")
+}
+
+func hasStopToken(cmdline string) bool {
+	for _, f := range strings.Fields(cmdline) {
+		if f == unikraftStop {
+			return true
+		}
+	}
+	return false
+}
+
+// unikraftApp returns the application's arguments as command-line tokens.
+func unikraftApp(s Spec) ([]string, error) {
+	if s.Cmdline != "" {
+		return []string{s.Cmdline}, nil
+	}
+	if len(s.Args) < 2 {
+		return nil, nil
+	}
+	app := make([]string, 0, len(s.Args)-1)
+	for i, a := range s.Args[1:] {
+		q, err := ukQuote(a)
+		if err != nil {
+			return nil, fmt.Errorf("unikraft guest: process.args[%d] %q: %w", i+1, a, err)
+		}
+		app = append(app, q)
+	}
+	return app, nil
+}
+
+// unikraftEnvVars renders process.env as the env.vars list parameter.
+func unikraftEnvVars(env []string) ([]string, error) {
+	out := []string{"env.vars=["}
+	for i, kv := range env {
+		if strings.HasSuffix(kv, "]") {
+			return nil, fmt.Errorf("unikraft guest: process.env[%d] %q: %w: a list value ending in ']' ends the env.vars list early",
+				i, kv, ErrInvalidSpec)
+		}
+		q, err := ukQuote(kv)
+		if err != nil {
+			return nil, fmt.Errorf("unikraft guest: process.env[%d] %q: %w", i, kv, err)
+		}
+		out = append(out, q)
+	}
+	return append(out, "]"), nil
+}
+
+// ukQuote renders a as one ukargparse argument. Plain words stay as they are.
+// Otherwise runs without '"' are put in "…" and runs of '"' in '…'; the
+// pieces touch, so ukargparse joins them back into a. An empty argument has
+// no representation (ukargparse drops it), nor has a NUL byte.
+func ukQuote(a string) (string, error) {
+	switch {
+	case a == "":
+		return "", fmt.Errorf("%w: empty argument cannot be expressed on a unikraft command line", ErrInvalidSpec)
+	case strings.ContainsRune(a, 0):
+		return "", fmt.Errorf("%w: NUL byte in argument", ErrInvalidSpec)
+	case !strings.ContainsAny(a, " \t\n\r\v'\""):
+		return a, nil
+	}
+	var b strings.Builder
+	for a != "" {
+		if a[0] == '"' {
+			n := len(a) - len(strings.TrimLeft(a, `"`))
+			b.WriteString("'" + a[:n] + "'")
+			a = a[n:]
+			continue
+		}
+		n := strings.IndexByte(a, '"')
+		if n < 0 {
+			n = len(a)
+		}
+		b.WriteString(`"` + a[:n] + `"`)
+		a = a[n:]
+	}
+	return b.String(), nil
+}
+
+// unikraftAtLeast reports whether version is at least major.minor. An empty
+// version means "current" and is true. Accepted forms: "0.16", "0.16.1",
+// "v0.16.1", with any suffix after the numbers ("0.17.0~abc", "0.16.1-rc1").
+func unikraftAtLeast(version string, major, minor int) (bool, error) {
+	if version == "" {
+		return true, nil
+	}
+	maj, mnr, err := parseMajorMinor(version)
+	if err != nil {
+		return false, fmt.Errorf("unikraft guest: unikernelVersion %q: %w: %w", version, ErrInvalidSpec, err)
+	}
+	return maj > major || (maj == major && mnr >= minor), nil
+}
+
+// versionRE matches "[v]MAJOR[.MINOR[<sep>anything]]", sep one of ".~+_-".
+var versionRE = regexp.MustCompile(`^v?(\d+)(?:\.(\d+)(?:[.~+_-].*)?)?$`)
+
+// parseMajorMinor reads the leading "[v]MAJOR[.MINOR]" of a version.
+func parseMajorMinor(v string) (int, int, error) {
+	m := versionRE.FindStringSubmatch(strings.TrimSpace(v))
+	if m == nil {
+		return 0, 0, errors.New("want [v]MAJOR.MINOR[.PATCH]")
+	}
+	major, err := strconv.Atoi(m[1])
+	if err != nil {
+		return 0, 0, err
+	}
+	minor := 0
+	if m[2] != "" {
+		if minor, err = strconv.Atoi(m[2]); err != nil {
+			return 0, 0, err
+		}
+	}
+	return major, minor, nil
+}

@@ -1,0 +1,130 @@
+package guest
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestUnikraftBoot(t *testing.T) {
+	env := []string{"PATH=/bin", "GREETING=hello world"}
+	cases := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"nothing", Spec{}, ""},
+		{"program only", Spec{Args: []string{"/unikernel/app"}}, ""},
+		{"args", Spec{Args: []string{"/app", "-c", "/etc/nginx.conf"}}, "-- -c /etc/nginx.conf"},
+		{"env and args", Spec{Args: []string{"/app", "-v"}, Env: env},
+			`env.vars=[ PATH=/bin "GREETING=hello world" ] -- -v`},
+		{"env only", Spec{Env: []string{"A=1"}}, "env.vars=[ A=1 ] --"},
+		{"v0.16.1 is new", Spec{Env: []string{"A=1"}, Version: "v0.16.1"}, "env.vars=[ A=1 ] --"},
+		{"1.0 is new", Spec{Env: []string{"A=1"}, Version: "1.0"}, "env.vars=[ A=1 ] --"},
+		{"0.15.0 has no env.vars", Spec{Args: []string{"/app", "x"}, Env: env, Version: "0.15.0"}, "-- x"},
+		{"annotation wins over args", Spec{Args: []string{"/app", "ignored"}, Cmdline: `-c "/a b.conf"`},
+			`-- -c "/a b.conf"`},
+		{"annotation with own params", Spec{Env: []string{"A=1"}, Cmdline: "vfs.fstab=[ initrd0:/:extract ] -- -x"},
+			"env.vars=[ A=1 ] vfs.fstab=[ initrd0:/:extract ] -- -x"},
+		{"quoting", Spec{Args: []string{"/app", "a b", `say "hi"`, "it's", `'"`, "tab\there", "--"}},
+			`-- "a b" "say "'"'"hi"'"' "it's" "'"'"' "tab	here" --`},
+		{"stop and help in app args", Spec{Args: []string{"/app", "--", "help"}}, "-- -- help"},
+	}
+	g, err := Get(Unikraft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := g.Boot(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Cmdline != c.want || b.ExitDevice {
+				t.Fatalf("Boot = %+v\nwant cmdline %s (no exit device)", b, c.want)
+			}
+		})
+	}
+}
+
+func TestUnikraftBootErrors(t *testing.T) {
+	cases := map[string]Spec{
+		"empty arg":          {Args: []string{"/app", ""}},
+		"nul in arg":         {Args: []string{"/app", "a\x00b"}},
+		"env ends list":      {Env: []string{"A=x]"}},
+		"empty env":          {Env: []string{""}},
+		"bad version":        {Version: "latest"},
+		"bad version suffix": {Version: "0.16x"},
+	}
+	for name, s := range cases {
+		t.Run(name, func(t *testing.T) {
+			if b, err := (unikraft{}).Boot(s); !errors.Is(err, ErrInvalidSpec) {
+				t.Fatalf("Boot = %+v, %v; want ErrInvalidSpec", b, err)
+			}
+		})
+	}
+}
+
+// ukSplit is ukargparse's splitting, for round-trip tests.
+func ukSplit(s string) []string {
+	var out []string
+	var cur []byte
+	var quote byte
+	started := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote == 0 && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'):
+			if started {
+				out = append(out, string(cur))
+			}
+			cur, started = nil, false
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case quote != 0 && c == quote:
+			quote = 0
+		default:
+			cur, started = append(cur, c), true
+		}
+	}
+	if started {
+		out = append(out, string(cur))
+	}
+	return out
+}
+
+func TestUKQuoteRoundTrip(t *testing.T) {
+	for _, a := range []string{"plain", "a b", `"`, `""x""`, "'", `a'b"c d`, " lead", "trail ", "x\ny", "ü ñ"} {
+		q, err := ukQuote(a)
+		if err != nil {
+			t.Fatalf("ukQuote(%q): %v", a, err)
+		}
+		if got := ukSplit(q); len(got) != 1 || got[0] != a {
+			t.Errorf("ukQuote(%q) = %s splits to %q", a, q, got)
+		}
+	}
+}
+
+func TestParseMajorMinor(t *testing.T) {
+	for in, want := range map[string][2]int{
+		"0.15.0": {0, 15}, "v0.16.1": {0, 16}, "0.16": {0, 16}, "1": {1, 0},
+		"0.17.0~abc": {0, 17}, "0.16.1-rc1": {0, 16},
+	} {
+		maj, mnr, err := parseMajorMinor(in)
+		if err != nil || maj != want[0] || mnr != want[1] {
+			t.Errorf("parseMajorMinor(%q) = %d, %d, %v; want %v", in, maj, mnr, err, want)
+		}
+	}
+}
+
+// TestRegistry runs the checks every registered guest must pass.
+func TestRegistry(t *testing.T) {
+	for _, typ := range Supported() {
+		g, err := Get(typ)
+		if err != nil || g.Type() != typ {
+			t.Errorf("Get(%q) = %v, %v", typ, g, err)
+		}
+	}
+	if _, err := Get("bogus"); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("Get(bogus) = %v, want ErrNotSupported", err)
+	}
+}

@@ -1,0 +1,23 @@
+package vmm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalidSpec is wrapped by every Validate failure; the message names the
+// offending Spec field.
+var ErrInvalidSpec = errors.New("invalid vmm spec")
+
+// ErrUnknownKernelFormat is returned by InspectKernel for a file that is
+// neither a bzImage, a multiboot kernel nor an ELF.
+var ErrUnknownKernelFormat = errors.New("unrecognised kernel format")
+
+// ErrKVMUnavailable is returned by ResolveAccel when KVM is requested but
+// /dev/kvm cannot be used.
+var ErrKVMUnavailable = errors.New("kvm unavailable")
+
+// invalid reports a bad Spec field.
+func invalid(field, format string, a ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidSpec, field, fmt.Sprintf(format, a...))
+}

@@ -1,0 +1,167 @@
+package vmm
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Boot-format markers.
+const (
+	bzImageMagicOff = 0x202 // "HdrS" in the Linux x86 boot protocol header
+	multibootMagic  = 0x1BADB002
+	multibootSearch = 8192 // multiboot 1: header within the first 8 KiB, 4-byte aligned
+	multiboot2Magic = 0xE85250D6
+	multiboot2Scan  = 32768 // multiboot 2: header within the first 32 KiB, 8-byte aligned
+	xenNotePVHEntry = 18    // XEN_ELFNOTE_PHYS32_ENTRY
+	inspectReadSize = multiboot2Scan
+)
+
+// InspectKernel reports how the kernel at path boots. The checks run in the
+// order QEMU's x86 loader applies them: a Linux boot-protocol header first,
+// then a multiboot header (QEMU prefers it over a PVH note when a kernel has
+// both), then an ELF PVH entry note. A multiboot2-only kernel and any other
+// ELF are reported as such; anything else is ErrUnknownKernelFormat.
+func InspectKernel(path string) (KernelFormat, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("inspect kernel: %w", err)
+	}
+	defer f.Close()
+	format, err := inspect(f)
+	if err != nil {
+		return "", fmt.Errorf("inspect kernel %q: %w", path, err)
+	}
+	return format, nil
+}
+
+// inspect classifies the image read through r.
+func inspect(r io.ReaderAt) (KernelFormat, error) {
+	head := make([]byte, inspectReadSize)
+	n, err := r.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	head = head[:n]
+	if len(head) >= bzImageMagicOff+4 && string(head[bzImageMagicOff:bzImageMagicOff+4]) == "HdrS" {
+		return FormatBzImage, nil
+	}
+	if hasMultiboot(head) {
+		return FormatMultiboot, nil
+	}
+	isELF := bytes.HasPrefix(head, []byte(elf.ELFMAG))
+	if isELF {
+		pvh, err := hasPVHNote(r)
+		if err != nil {
+			return "", err
+		}
+		if pvh {
+			return FormatPVH, nil
+		}
+	}
+	if hasMultiboot2(head) {
+		return FormatMultiboot2, nil
+	}
+	if isELF {
+		return FormatELF, nil
+	}
+	return "", ErrUnknownKernelFormat
+}
+
+// hasMultiboot finds a multiboot 1 header: magic, flags and a checksum that
+// makes the three sum to zero.
+func hasMultiboot(head []byte) bool {
+	end := min(len(head), multibootSearch)
+	for off := 0; off+12 <= end; off += 4 {
+		magic := binary.LittleEndian.Uint32(head[off:])
+		if magic != multibootMagic {
+			continue
+		}
+		flags := binary.LittleEndian.Uint32(head[off+4:])
+		sum := binary.LittleEndian.Uint32(head[off+8:])
+		if magic+flags+sum == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMultiboot2 finds a multiboot 2 header: magic, architecture, header
+// length and a checksum that makes the four sum to zero.
+func hasMultiboot2(head []byte) bool {
+	end := min(len(head), multiboot2Scan)
+	for off := 0; off+16 <= end; off += 8 {
+		magic := binary.LittleEndian.Uint32(head[off:])
+		if magic != multiboot2Magic {
+			continue
+		}
+		arch := binary.LittleEndian.Uint32(head[off+4:])
+		length := binary.LittleEndian.Uint32(head[off+8:])
+		sum := binary.LittleEndian.Uint32(head[off+12:])
+		if magic+arch+length+sum == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPVHNote looks for a Xen PHYS32_ENTRY note in the PT_NOTE segments and,
+// failing that, the SHT_NOTE sections of an ELF file.
+func hasPVHNote(r io.ReaderAt) (bool, error) {
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return false, fmt.Errorf("parse elf: %w", err)
+	}
+	defer ef.Close()
+	for _, p := range ef.Progs {
+		if p.Type != elf.PT_NOTE {
+			continue
+		}
+		data, err := io.ReadAll(p.Open())
+		if err != nil {
+			return false, fmt.Errorf("read elf note segment: %w", err)
+		}
+		if hasXenPVH(data, ef.ByteOrder) {
+			return true, nil
+		}
+	}
+	for _, s := range ef.Sections {
+		if s.Type != elf.SHT_NOTE {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			return false, fmt.Errorf("read elf section %q: %w", s.Name, err)
+		}
+		if hasXenPVH(data, ef.ByteOrder) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// hasXenPVH walks ELF notes (namesz, descsz, type, name, desc; name and
+// desc padded to 4 bytes) looking for name "Xen", type PHYS32_ENTRY.
+func hasXenPVH(data []byte, bo binary.ByteOrder) bool {
+	for len(data) >= 12 {
+		namesz := uint64(bo.Uint32(data[0:]))
+		descsz := uint64(bo.Uint32(data[4:]))
+		typ := bo.Uint32(data[8:])
+		data = data[12:]
+		descEnd := align4(namesz) + align4(descsz)
+		if descEnd > uint64(len(data)) {
+			return false
+		}
+		name := bytes.TrimRight(data[:namesz], "\x00")
+		if string(name) == "Xen" && typ == xenNotePVHEntry {
+			return true
+		}
+		data = data[descEnd:]
+	}
+	return false
+}
+
+func align4(n uint64) uint64 { return (n + 3) &^ 3 }

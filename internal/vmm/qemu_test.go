@@ -1,0 +1,173 @@
+package vmm
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// baseSpec is a valid microvm/TCG spec that the cases below modify.
+func baseSpec() Spec {
+	return Spec{
+		Binary:       "/usr/bin/qemu-system-x86_64",
+		Kernel:       "/rootfs/boot/vmlinuz",
+		KernelFormat: FormatBzImage,
+		Cmdline:      "console=ttyS0 panic=-1",
+		MemoryMiB:    128,
+		VCPUs:        1,
+		Accel:        AccelTCG,
+	}
+}
+
+func TestQEMUArgsGolden(t *testing.T) {
+	cases := map[string]func(s *Spec){
+		"tcg-microvm":    func(s *Spec) {},
+		"tcg-tsc":        func(s *Spec) { s.HostTSCkHz = 2596120 },
+		"tcg-tsc-nocmd":  func(s *Spec) { s.HostTSCkHz = 2596120; s.Cmdline = "" },
+		"pvh-tcg-no-tsc": func(s *Spec) { s.KernelFormat = FormatPVH; s.HostTSCkHz = 2596120 },
+		"kvm-microvm":    func(s *Spec) { s.Accel = AccelKVM; s.HostTSCkHz = 2596120 },
+		"multiboot-pc":   func(s *Spec) { s.KernelFormat = FormatMultiboot; s.HostTSCkHz = 1 },
+		"initrd":         func(s *Spec) { s.Initrd = "/rootfs/boot/initrd.img" },
+		"exit-device":    func(s *Spec) { s.ExitDevice = true },
+		"sandbox":        func(s *Spec) { s.Sandbox = true },
+		"qmp":            func(s *Spec) { s.QMPSocket = "/run/urunc/ctr 1/qmp.sock" },
+		"memory-vcpus":   func(s *Spec) { s.MemoryMiB = 2048; s.VCPUs = 4 },
+		"no-cmdline":     func(s *Spec) { s.Cmdline = "" },
+		"paths-with-space-and-comma": func(s *Spec) {
+			s.Binary = "/opt/my qemu/qemu-system-x86_64"
+			s.Kernel = "/root fs/boot/vmlinuz,v1"
+			s.Initrd = "/root fs/initrd,a,b.img"
+			s.QMPSocket = "/run/urunc/a,b c/qmp.sock"
+			s.Cmdline = `console=ttyS0 init.arg="a b,c"`
+		},
+		"everything": func(s *Spec) {
+			s.Accel = AccelKVM
+			s.Initrd = "/rootfs/initrd"
+			s.ExitDevice = true
+			s.Sandbox = true
+			s.QMPSocket = "/run/qmp.sock"
+			s.MemoryMiB = 512
+			s.VCPUs = 2
+		},
+	}
+	q, err := Get(QEMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mod := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := baseSpec()
+			mod(&s)
+			args, err := q.Args(s)
+			if err != nil {
+				t.Fatalf("Args: %v", err)
+			}
+			if args[0] != s.Binary {
+				t.Errorf("argv[0] = %q, want %q", args[0], s.Binary)
+			}
+			checkGolden(t, name, args)
+		})
+	}
+}
+
+// checkGolden compares args, one per line, with testdata/<name>.golden.
+func checkGolden(t *testing.T, name string, args []string) {
+	t.Helper()
+	for _, a := range args {
+		if strings.ContainsAny(a, "\n") {
+			t.Fatalf("argument %q contains a newline; golden format cannot hold it", a)
+		}
+	}
+	got := strings.Join(args, "\n") + "\n"
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run go test ./internal/vmm -update): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("argv differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func TestQEMUValidate(t *testing.T) {
+	cases := []struct {
+		name    string
+		mod     func(s *Spec)
+		field   string
+		wantErr error
+	}{
+		{"no binary", func(s *Spec) { s.Binary = "" }, "Binary", ErrInvalidSpec},
+		{"no kernel", func(s *Spec) { s.Kernel = "" }, "Kernel", ErrInvalidSpec},
+		{"zero memory", func(s *Spec) { s.MemoryMiB = 0 }, "MemoryMiB", ErrInvalidSpec},
+		{"zero vcpus", func(s *Spec) { s.VCPUs = 0 }, "VCPUs", ErrInvalidSpec},
+		{"accel auto", func(s *Spec) { s.Accel = AccelAuto }, "Accel", ErrInvalidSpec},
+		{"accel empty", func(s *Spec) { s.Accel = "" }, "Accel", ErrInvalidSpec},
+		{"accel bogus", func(s *Spec) { s.Accel = "hvf" }, "Accel", ErrInvalidSpec},
+		{"nul in cmdline", func(s *Spec) { s.Cmdline = "a\x00b" }, "Cmdline", ErrInvalidSpec},
+		{"no format", func(s *Spec) { s.KernelFormat = "" }, "KernelFormat", ErrInvalidSpec},
+		{"bogus format", func(s *Spec) { s.KernelFormat = "pe" }, "KernelFormat", ErrInvalidSpec},
+		{"plain elf", func(s *Spec) { s.KernelFormat = FormatELF }, "elf", ErrNotSupported},
+		{"multiboot2", func(s *Spec) { s.KernelFormat = FormatMultiboot2 }, "multiboot2", ErrNotSupported},
+	}
+	q := qemu{}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := baseSpec()
+			c.mod(&s)
+			err := q.Validate(s)
+			if !errors.Is(err, c.wantErr) {
+				t.Fatalf("Validate = %v, want %v", err, c.wantErr)
+			}
+			if !strings.Contains(err.Error(), c.field) {
+				t.Errorf("error %q does not name %q", err, c.field)
+			}
+			if _, aerr := q.Args(s); aerr == nil || aerr.Error() != err.Error() {
+				t.Errorf("Args error = %v, want the Validate error", aerr)
+			}
+		})
+	}
+	if err := q.Validate(baseSpec()); err != nil {
+		t.Errorf("valid spec: %v", err)
+	}
+}
+
+func TestEscapeOptValue(t *testing.T) {
+	for in, want := range map[string]string{
+		"":        "",
+		"a":       "a",
+		"a,b":     "a,,b",
+		",a,,b,":  ",,a,,,,b,,",
+		"a b=c,d": "a b=c,,d",
+	} {
+		if got := EscapeOptValue(in); got != want {
+			t.Errorf("EscapeOptValue(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRegistry runs the checks every registered VMM must pass.
+func TestRegistry(t *testing.T) {
+	for _, n := range Supported() {
+		v, err := Get(n)
+		if err != nil || v.Name() != n {
+			t.Errorf("Get(%q) = %v, %v", n, v, err)
+		}
+		if _, err := v.Args(Spec{}); err == nil {
+			t.Errorf("%s: Args(empty Spec) succeeded, want a validation error", n)
+		}
+	}
+	if _, err := Get("bogus"); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("Get(bogus) = %v, want ErrNotSupported", err)
+	}
+}
