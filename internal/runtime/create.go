@@ -1,0 +1,118 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/urunc-dev/urunc/internal/unikernel"
+)
+
+// CreateOpts are the create/run flags that change what is created.
+type CreateOpts struct {
+	ID           string
+	Bundle       string
+	NoPivot      bool
+	NoNewKeyring bool
+	IO           IOOpts
+}
+
+// Create creates a container and, unless opts says run, leaves it created;
+// it returns the container's exit status for a foreground run.
+func (r *Runtime) Create(opts CreateOpts, run bool) (int, error) {
+	if opts.ID == vmDirName {
+		return -1, fmt.Errorf("container id %q is reserved by urunc", opts.ID)
+	}
+	if err := os.Chdir(opts.Bundle); err != nil {
+		return -1, fmt.Errorf("bundle %q: %w", opts.Bundle, err)
+	}
+	spec, err := loadSpec(".")
+	if err != nil {
+		return -1, err
+	}
+	if _, err := libcontainer.Load(r.Root, opts.ID); err == nil {
+		return -1, fmt.Errorf("container %q: %w", opts.ID, libcontainer.ErrExist)
+	}
+	meta, err := unikernel.Load(spec.Annotations, rootfsPath(opts.Bundle, spec))
+	if err != nil {
+		return -1, fmt.Errorf("unikernel metadata: %w", err)
+	}
+	c, proc, undo, err := r.createContainer(opts, spec, meta)
+	if err != nil {
+		return -1, err
+	}
+	status, err := r.startProcess(c, proc, opts.IO, run)
+	if err != nil || (run && !opts.IO.Detach) {
+		undo() // a foreground run is over: remove it as runc does
+	}
+	return status, err
+}
+
+// createContainer creates the libcontainer container, planning and
+// preparing the VM first for a unikernel. undo removes all of it.
+func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unikernel.Config) (*libcontainer.Container, *specs.Process, func(), error) {
+	cspec := spec
+	undo := func() {}
+	if meta != nil {
+		vs, err := r.planVM(meta, spec)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		vs.rootfs = rootfsPath(opts.Bundle, spec)
+		undo = func() { r.removeVMDir(opts.ID) }
+		if err := r.prepareVM(opts.ID, vs, spec); err != nil {
+			undo()
+			return nil, nil, nil, fmt.Errorf("prepare vm: %w", err)
+		}
+		self, err := os.Executable()
+		if err != nil {
+			undo()
+			return nil, nil, nil, fmt.Errorf("find urunc binary: %w", err)
+		}
+		if cspec, err = monitorSpec(spec, vs, self); err != nil {
+			undo()
+			return nil, nil, nil, err
+		}
+	}
+	c, err := r.newContainer(opts, cspec)
+	if err != nil {
+		undo()
+		return nil, nil, nil, err
+	}
+	vmUndo := undo
+	return c, cspec.Process, func() {
+		if err := c.Destroy(); err != nil {
+			r.Log.WithError(err).Warn("destroy after failed start")
+		}
+		vmUndo()
+	}, nil
+}
+
+func (r *Runtime) newContainer(opts CreateOpts, spec *specs.Spec) (*libcontainer.Container, error) {
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:       opts.ID,
+		UseSystemdCgroup: r.SystemdCgroup,
+		NoPivotRoot:      opts.NoPivot,
+		NoNewKeyring:     opts.NoNewKeyring,
+		Spec:             spec,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("convert spec: %w", err)
+	}
+	c, err := libcontainer.Create(r.Root, opts.ID, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create container %q: %w", opts.ID, err)
+	}
+	return c, nil
+}
+
+// removeVMDir removes a unikernel container's VM folder.
+func (r *Runtime) removeVMDir(id string) {
+	if err := os.RemoveAll(r.vmDir(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		r.Log.WithError(err).Warnf("remove vm folder of %q", id)
+	}
+}

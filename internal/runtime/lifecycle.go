@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// Start runs the user process of a created container.
+func (r *Runtime) Start(id string) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	st, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	switch st {
+	case libcontainer.Created:
+		if err := c.Exec(); err != nil {
+			return fmt.Errorf("start container %q: %w", id, err)
+		}
+		return nil
+	case libcontainer.Stopped:
+		return fmt.Errorf("cannot start container %q: it has stopped", id)
+	case libcontainer.Running:
+		return fmt.Errorf("cannot start container %q: it is already running", id)
+	default:
+		return fmt.Errorf("cannot start container %q in state %s", id, st)
+	}
+}
+
+// Kill sends sig to the container's init; for a unikernel that is the VMM.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	err = c.Signal(sig)
+	if errors.Is(err, libcontainer.ErrNotRunning) && all {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kill container %q: %w", id, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped container; with force it kills a running one
+// first. Deleting a container that does not exist is an error unless force.
+func (r *Runtime) Delete(id string, force bool) error {
+	c, err := r.load(id)
+	if errors.Is(err, libcontainer.ErrNotExist) {
+		r.removeVMDir(id) // a create that died half-way may have left it
+		if force {
+			return nil
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	st, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	switch st {
+	case libcontainer.Stopped:
+		err = c.Destroy()
+	case libcontainer.Created:
+		err = killContainer(c)
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %q that is %s: stop it first or use --force", id, st)
+		}
+		err = killContainer(c)
+	}
+	if err != nil {
+		return fmt.Errorf("delete container %q: %w", id, err)
+	}
+	r.removeVMDir(id)
+	return nil
+}
+
+// killContainer kills the init, waits up to 10 s for it to go, and destroys.
+func killContainer(c *libcontainer.Container) error {
+	_ = c.Signal(unix.SIGKILL)
+	for range 100 {
+		if err := c.Signal(unix.Signal(0)); err != nil {
+			return c.Destroy()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("container init still running after SIGKILL")
+}
+
+// Ps lists the host pids of the container's processes.
+func (r *Runtime) Ps(id string) ([]int, error) {
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := c.Processes()
+	if err != nil {
+		return nil, fmt.Errorf("list processes of %q: %w", id, err)
+	}
+	return pids, nil
+}
+
+// Pause and Resume freeze and thaw the container's cgroup (the VMM too).
+func (r *Runtime) Pause(id string) error { return r.withContainer(id, (*libcontainer.Container).Pause) }
+func (r *Runtime) Resume(id string) error {
+	return r.withContainer(id, (*libcontainer.Container).Resume)
+}
+
+func (r *Runtime) withContainer(id string, f func(*libcontainer.Container) error) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if err := f(c); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	return nil
+}
+
+// ensureRoot creates the state root with runc's permissions.
+func (r *Runtime) ensureRoot() error {
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return fmt.Errorf("state root %q: %w", r.Root, err)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/urunc-dev/urunc/internal/guest"
+	"github.com/urunc-dev/urunc/internal/initrd"
+	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-dev/urunc/internal/vmm"
+)
+
+// hostDirs are the host folders that hold the VMM, its libraries and its
+// firmware. They reach the monitor root read-only; a host path that is a
+// symlink (merged /usr) is recreated as the same symlink.
+var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"}
+
+// prepareVM creates the container's VM folder: the monitor root that
+// becomes the container's root, the plan and, for Linux guests, the initrd.
+func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
+	vs.dir = r.vmDir(id)
+	if err := os.MkdirAll(filepath.Join(vs.dir, "rootfs"), 0o711); err != nil {
+		return fmt.Errorf("create vm folder: %w", err)
+	}
+	if err := mirrorHostLinks(filepath.Join(vs.dir, "rootfs")); err != nil {
+		return err
+	}
+	if err := r.prepareInitrd(vs, s); err != nil {
+		return err
+	}
+	return writePlan(vs.dir, vs.plan)
+}
+
+// mirrorHostLinks recreates the host's top-level symlinks (e.g. lib ->
+// usr/lib) so that the VMM's dynamic loader finds its libraries.
+func mirrorHostLinks(root string) error {
+	for _, d := range hostDirs {
+		target, err := os.Readlink(d)
+		if err != nil {
+			continue // not a symlink, or absent: bound or skipped by monitorMounts
+		}
+		if err := os.Symlink(target, filepath.Join(root, d)); err != nil {
+			return fmt.Errorf("create monitor root link %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// prepareInitrd writes the initrd the guest boots with: for Linux guests the
+// image's own initrd (if any) followed by an archive of the container rootfs
+// and urunit; for others the image's initrd is bound as it is.
+func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
+	meta := vs.meta
+	if meta.Type != string(guest.Linux) {
+		vs.initrd = meta.InitrdPath
+		return nil
+	}
+	cfg, err := guest.LinuxInit(guestSpec(meta, s))
+	if err != nil {
+		return fmt.Errorf("guest linux: %w", err)
+	}
+	files, err := r.urunitFiles(cfg)
+	if err != nil {
+		return err
+	}
+	vs.initrd = filepath.Join(vs.dir, "initrd")
+	out, err := os.OpenFile(vs.initrd, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create initrd: %w", err)
+	}
+	defer out.Close()
+	if meta.InitrdPath != "" {
+		if err := appendFile(out, meta.InitrdPath); err != nil {
+			return err
+		}
+	}
+	if err := initrd.Build(out, rootfsDir(vs, s), files); err != nil {
+		return fmt.Errorf("build initrd from rootfs: %w", err)
+	}
+	return out.Close()
+}
+
+func rootfsDir(vs *vmSetup, s *specs.Spec) string {
+	if vs.meta.InitrdPath != "" {
+		return "" // the image brought its own root filesystem
+	}
+	return vs.rootfs
+}
+
+func appendFile(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open image initrd: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(w, f); err != nil {
+		return fmt.Errorf("copy image initrd: %w", err)
+	}
+	return nil
+}
+
+// urunitFiles returns urunit and its config as initrd entries.
+func (r *Runtime) urunitFiles(cfg urunit.Config) ([]initrd.File, error) {
+	bin, err := os.ReadFile(r.Config.Linux.Urunit)
+	if err != nil {
+		return nil, fmt.Errorf("read urunit %q: %w: run 'make install' or set [linux] urunit in %s", r.Config.Linux.Urunit, err, r.Config.Path)
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(cfg); err != nil {
+		return nil, fmt.Errorf("encode urunit config: %w", err)
+	}
+	return []initrd.File{
+		{Path: urunit.BinaryPath, Mode: 0o755, Data: bin},
+		{Path: urunit.ConfigPath, Mode: 0o644, Data: buf.Bytes()},
+	}, nil
+}
+
+// monitorSpec turns the client's spec into the spec of the VMM container:
+// its root is the monitor root, its process the launcher.
+func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
+	out := *s
+	out.Root = &specs.Root{Path: filepath.Join(vs.dir, "rootfs"), Readonly: true}
+	proc := *s.Process
+	proc.Args = []string{monitorSelf, "launch", monitorPlan}
+	proc.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}
+	proc.Cwd = "/"
+	out.Process = &proc
+	out.Mounts = append(append([]specs.Mount{}, s.Mounts...), monitorMounts(vs, self)...)
+	linux := *s.Linux
+	out.Linux = &linux
+	if vs.plan.Spec.Accel == vmm.AccelKVM {
+		if err := addDevice(&out, "/dev/kvm"); err != nil {
+			return nil, err
+		}
+	}
+	out.Annotations = map[string]string{}
+	for k, v := range s.Annotations {
+		out.Annotations[k] = v
+	}
+	out.Annotations[annotationAccel] = string(vs.plan.Spec.Accel)
+	out.Annotations[annotationMachine] = string(vs.plan.Spec.KernelFormat)
+	return &out, nil
+}
+
+func roBind(src, dst string) specs.Mount {
+	return specs.Mount{Source: src, Destination: dst, Type: "bind", Options: []string{"bind", "ro", "nosuid", "nodev"}}
+}
+
+func monitorMounts(vs *vmSetup, self string) []specs.Mount {
+	var ms []specs.Mount
+	for _, d := range hostDirs {
+		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
+			ms = append(ms, specs.Mount{Source: d, Destination: d, Type: "bind", Options: []string{"rbind", "ro", "nosuid", "nodev"}})
+		}
+	}
+	bin := vs.plan.Spec.Binary
+	if !underAny(bin, hostDirs) {
+		ms = append(ms, roBind(bin, bin))
+	}
+	ms = append(ms,
+		roBind(self, monitorSelf),
+		roBind(filepath.Join(vs.dir, planFile), monitorPlan),
+		roBind(vs.meta.KernelPath, monitorKernel),
+	)
+	if vs.initrd != "" {
+		ms = append(ms, roBind(vs.initrd, monitorInitrd))
+	}
+	return ms
+}
+
+func underAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// addDevice gives the container a host character device, with a cgroup rule.
+func addDevice(s *specs.Spec, path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("device %s: %w", path, err)
+	}
+	major, minor := int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	mode := os.FileMode(0o666)
+	s.Linux.Devices = append(append([]specs.LinuxDevice{}, s.Linux.Devices...), specs.LinuxDevice{
+		Path: path, Type: "c", Major: major, Minor: minor, FileMode: &mode,
+	})
+	res := specs.LinuxResources{}
+	if s.Linux.Resources != nil {
+		res = *s.Linux.Resources
+	}
+	res.Devices = append(append([]specs.LinuxDeviceCgroup{}, res.Devices...), specs.LinuxDeviceCgroup{
+		Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm",
+	})
+	s.Linux.Resources = &res
+	return nil
+}

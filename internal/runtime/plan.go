@@ -1,0 +1,196 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/urunc-dev/urunc/internal/guest"
+	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-dev/urunc/internal/unikernel"
+	"github.com/urunc-dev/urunc/internal/vmm"
+)
+
+// Paths inside the monitor root, as the launcher and the VMM see them.
+const (
+	monitorDir    = "/urunc"
+	monitorSelf   = monitorDir + "/urunc"
+	monitorPlan   = monitorDir + "/" + planFile
+	monitorKernel = monitorDir + "/kernel"
+	monitorInitrd = monitorDir + "/initrd"
+	planFile      = "vm.json"
+)
+
+// Annotations urunc adds to the container's state so users can see how the
+// VM was set up.
+const (
+	annotationAccel   = "com.urunc.vm.accel"
+	annotationMachine = "com.urunc.vm.kernelFormat"
+)
+
+// vmSetup is the host-side result of planning a unikernel container.
+type vmSetup struct {
+	meta   *unikernel.Config
+	plan   launcher.Plan
+	initrd string // host path bound at monitorInitrd, "" for none
+	dir    string // the container's VM folder
+	rootfs string // host path of the image rootfs
+}
+
+// planVM validates the unikernel request and decides how the VM boots. It
+// creates nothing.
+func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error) {
+	g, err := guest.Get(guest.Type(meta.Type))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", unikernel.KeyType, err)
+	}
+	v, err := vmm.Get(vmm.Name(meta.Hypervisor))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", unikernel.KeyHypervisor, err)
+	}
+	bin, err := r.vmmBinary(v.Name())
+	if err != nil {
+		return nil, err
+	}
+	format, err := vmm.InspectKernel(meta.KernelPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, err)
+	}
+	accel, err := r.accel()
+	if err != nil {
+		return nil, err
+	}
+	mem, err := r.Config.GuestMemoryMiB(memoryLimit(s))
+	if err != nil {
+		return nil, err
+	}
+	boot, err := g.Boot(guestSpec(meta, s))
+	if err != nil {
+		return nil, fmt.Errorf("guest %s: %w", meta.Type, err)
+	}
+	vs := vmm.Spec{
+		Binary:       bin,
+		Kernel:       monitorKernel,
+		KernelFormat: format,
+		Cmdline:      joinCmdline(boot.Cmdline, r.Config.Linux.KernelArgs, meta.Type),
+		MemoryMiB:    mem,
+		VCPUs:        vcpus(r, s),
+		Accel:        accel,
+		ExitDevice:   boot.ExitDevice,
+		HostTSCkHz:   vmm.HostTSCkHz(),
+		Sandbox:      r.Config.QEMU.Sandbox,
+	}
+	if meta.InitrdPath != "" || meta.Type == string(guest.Linux) {
+		vs.Initrd = monitorInitrd
+	}
+	if _, err := v.Args(vs); err != nil {
+		return nil, fmt.Errorf("hypervisor %s: %w", v.Name(), err)
+	}
+	return &vmSetup{meta: meta, plan: launcher.Plan{VMM: v.Name(), Spec: vs}}, nil
+}
+
+func joinCmdline(base, extra, typ string) string {
+	if extra == "" || typ != string(guest.Linux) {
+		return base
+	}
+	return base + " " + extra
+}
+
+// vmmBinary finds the host's VMM executable; the image never supplies it.
+func (r *Runtime) vmmBinary(n vmm.Name) (string, error) {
+	want := r.Config.QEMU.Binary
+	if n != vmm.QEMU {
+		return "", fmt.Errorf("hypervisor %s: %w", n, vmm.ErrNotSupported)
+	}
+	path, err := exec.LookPath(want)
+	if err != nil {
+		return "", fmt.Errorf("hypervisor qemu: binary %q not found: install qemu-system-x86 (apt-get install qemu-system-x86) or set [qemu] binary in %s", want, r.Config.Path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("hypervisor qemu: %w", err)
+	}
+	return abs, nil
+}
+
+// accel resolves the configured accelerator against this host.
+func (r *Runtime) accel() (vmm.Accel, error) {
+	a, reason, err := vmm.ResolveAccel(vmm.Accel(r.Config.QEMU.Accel), vmm.HasHWVirt(), vmm.KVMUsable())
+	if err != nil {
+		return "", fmt.Errorf("accelerator: %w", err)
+	}
+	r.Log.WithField("accel", a).Debugf("accelerator chosen: %s", reason)
+	return a, nil
+}
+
+func memoryLimit(s *specs.Spec) int64 {
+	if s.Linux == nil || s.Linux.Resources == nil || s.Linux.Resources.Memory == nil || s.Linux.Resources.Memory.Limit == nil {
+		return 0
+	}
+	return *s.Linux.Resources.Memory.Limit
+}
+
+func vcpus(r *Runtime, s *specs.Spec) int {
+	var quota int64
+	var period uint64
+	var cpus string
+	if s.Linux != nil && s.Linux.Resources != nil && s.Linux.Resources.CPU != nil {
+		c := s.Linux.Resources.CPU
+		if c.Quota != nil {
+			quota = *c.Quota
+		}
+		if c.Period != nil {
+			period = *c.Period
+		}
+		cpus = c.Cpus
+	}
+	return r.Config.VCPUs(quota, period, cpus)
+}
+
+func guestSpec(meta *unikernel.Config, s *specs.Spec) guest.Spec {
+	return guest.Spec{
+		Args:    s.Process.Args,
+		Env:     s.Process.Env,
+		Cwd:     s.Process.Cwd,
+		UID:     s.Process.User.UID,
+		GID:     s.Process.User.GID,
+		Cmdline: meta.Cmdline,
+		Version: meta.Version,
+	}
+}
+
+// writePlan stores the plan atomically in the VM folder.
+func writePlan(dir string, p launcher.Plan) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode plan: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(dir, planFile), data, 0o644)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

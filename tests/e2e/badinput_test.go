@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every bad input exits non-zero with one line naming the problem, and
+// leaves nothing behind (checked by the runtime's cleanup).
+func TestBadInputs(t *testing.T) {
+	e := setup(t, true)
+	uk := func(t *testing.T, edit func(b *bundle)) string {
+		b := e.linuxBundle(t)
+		edit(b)
+		return b.write()
+	}
+	annot := func(k, v string) func(b *bundle) {
+		return func(b *bundle) { b.spec.Annotations["com.urunc.unikernel."+k] = v }
+	}
+	cases := []struct {
+		name string
+		args func(t *testing.T, r *runtime) []string
+		want string
+	}{
+		{"malformed config.json", func(t *testing.T, r *runtime) []string {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "config.json"), `{"ociVersion": "1.0.2", "process": {`)
+			return []string{"create", "-b", dir, "c1"}
+		}, "config.json"},
+		{"missing config.json", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", t.TempDir(), "c1"}
+		}, "config.json not found"},
+		{"missing kernel", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("binary", "/boot/nope")), "c1"}
+		}, "com.urunc.unikernel.binary"},
+		{"kernel escapes by symlink", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, annot("binary", "/boot/link"))
+			if err := os.Symlink("../../../../../../etc/hostname", filepath.Join(dir, "rootfs/boot/link")); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"create", "-b", dir, "c1"}
+		}, "leaves the container rootfs"},
+		{"unknown hypervisor", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("hypervisor", "vmware")), "c1"}
+		}, "com.urunc.unikernel.hypervisor"},
+		{"unknown type", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("unikernelType", "windows")), "c1"}
+		}, "com.urunc.unikernel.unikernelType"},
+		{"partial annotations", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) { delete(b.spec.Annotations, "com.urunc.unikernel.binary") }), "c1"}
+		}, "com.urunc.unikernel.binary"},
+		{"bad base64 in urunc.json", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, func(b *bundle) { b.spec.Annotations = nil })
+			writeFile(t, filepath.Join(dir, "rootfs/urunc.json"), `{"com.urunc.unikernel.unikernelType": "!!not base64!!"}`)
+			return []string{"create", "-b", dir, "c1"}
+		}, "urunc.json"},
+		{"missing qemu binary", func(t *testing.T, r *runtime) []string {
+			writeFile(t, r.e.config, "[qemu]\nbinary = \"/nonexistent/qemu-system-x86_64\"\n")
+			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
+		}, "qemu"},
+		{"unknown container id", func(t *testing.T, r *runtime) []string {
+			return []string{"state", "nosuch"}
+		}, "nosuch"},
+		{"start twice", func(t *testing.T, r *runtime) []string {
+			r.ok("create", "-b", busyboxBundle(t, "sleep", "600").write(), "c1")
+			r.ok("start", "c1")
+			t.Cleanup(func() { r.ok("delete", "--force", "c1") })
+			return []string{"start", "c1"}
+		}, "already running"},
+		{"delete running without force", func(t *testing.T, r *runtime) []string {
+			r.ok("run", "-d", "-b", busyboxBundle(t, "sleep", "600").write(), "c1")
+			t.Cleanup(func() { r.ok("delete", "--force", "c1") })
+			return []string{"delete", "c1"}
+		}, "--force"},
+		{"duplicate id", func(t *testing.T, r *runtime) []string {
+			r.ok("create", "-b", busyboxBundle(t, "sleep", "600").write(), "c1")
+			t.Cleanup(func() { r.ok("delete", "--force", "c1") })
+			return []string{"create", "-b", busyboxBundle(t, "true").write(), "c1"}
+		}, "exist"},
+		{"exec into a unikernel", func(t *testing.T, r *runtime) []string {
+			r.ok("create", "-b", uk(t, func(*bundle) {}), "c1")
+			t.Cleanup(func() { r.ok("delete", "--force", "c1") })
+			return []string{"exec", "c1", "sh"}
+		}, "not supported for unikernel"},
+		{"unknown signal", func(t *testing.T, r *runtime) []string {
+			return []string{"kill", "c1", "SIGNOPE"}
+		}, "SIGNOPE"},
+		{"terminal without console socket", func(t *testing.T, r *runtime) []string {
+			b := busyboxBundle(t, "true")
+			b.spec.Process.Terminal = true
+			return []string{"create", "-b", b.write(), "c1"}
+		}, "console-socket"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.runtime(t)
+			res := r.urunc(tc.args(t, r)...)
+			if res.code == 0 {
+				t.Fatalf("exit 0, want an error; stdout %q", res.stdout)
+			}
+			lines := nonEmptyLines(res.stderr)
+			if len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("stderr %q: want one line naming %q", res.stderr, tc.want)
+			}
+		})
+	}
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// baseSpec is the spec `runc spec` writes, with args and rootfs set.
+func baseSpec(args ...string) *specs.Spec {
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	return &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs"},
+		Process: &specs.Process{
+			Args: args, Cwd: "/", Env: []string{"PATH=/usr/bin:/bin", "TERM=xterm"},
+			Capabilities:    &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
+			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+			NoNewPrivileges: true,
+		},
+		Hostname: "urunc-test",
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces:    []specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}},
+			MaskedPaths:   []string{"/proc/kcore", "/proc/keys", "/sys/firmware"},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/sys", "/proc/sysrq-trigger"},
+		},
+	}
+}
+
+// bundle is an OCI bundle folder under construction.
+type bundle struct {
+	t    *testing.T
+	dir  string
+	spec *specs.Spec
+}
+
+func newBundle(t *testing.T, spec *specs.Spec) *bundle {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{t: t, dir: dir, spec: spec}
+}
+
+func (b *bundle) rootfs(p string) string { return filepath.Join(b.dir, "rootfs", p) }
+
+// write stores config.json and returns the bundle folder.
+func (b *bundle) write() string {
+	data, err := json.MarshalIndent(b.spec, "", "  ")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	writeFile(b.t, filepath.Join(b.dir, "config.json"), string(data))
+	return b.dir
+}
+
+// linuxBundle is a Linux-guest unikernel bundle running the hello app.
+func (e *env) linuxBundle(t *testing.T, args ...string) *bundle {
+	b := newBundle(t, baseSpec(append([]string{"/hello"}, args...)...))
+	copyFile(t, e.kernel, b.rootfs("boot/vmlinuz"), 0o644)
+	copyFile(t, filepath.Join(e.bin, "hello"), b.rootfs("hello"), 0o755)
+	b.spec.Annotations = map[string]string{
+		"com.urunc.unikernel.unikernelType": "linux",
+		"com.urunc.unikernel.hypervisor":    "qemu",
+		"com.urunc.unikernel.binary":        "/boot/vmlinuz",
+	}
+	return b
+}
+
+// uruncJSON writes /urunc.json with base64 values instead of annotations.
+func (b *bundle) uruncJSON(kv map[string]string) {
+	enc := map[string]string{}
+	for k, v := range kv {
+		enc[k] = base64.StdEncoding.EncodeToString([]byte(v))
+	}
+	data, _ := json.Marshal(enc)
+	writeFile(b.t, b.rootfs("urunc.json"), string(data))
+}
+
+// busyboxBundle is a plain container bundle with busybox.
+func busyboxBundle(t *testing.T, args ...string) *bundle {
+	bb := "/bin/busybox"
+	if _, err := os.Stat(bb); err != nil {
+		t.Skip("busybox not installed: run `make deps` (busybox-static)")
+	}
+	b := newBundle(t, baseSpec(args...))
+	copyFile(t, bb, b.rootfs("bin/busybox"), 0o755)
+	for _, l := range []string{"sh", "sleep", "echo", "true", "false", "cat"} {
+		if err := os.Symlink("busybox", b.rootfs("bin/"+l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}

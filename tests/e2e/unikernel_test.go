@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A foreground run prints the guest's console and exits with the app's status.
+func TestLinuxGuestRunExitStatus(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	for _, code := range []string{"3", "0"} {
+		t.Run("exit"+code, func(t *testing.T) {
+			dir := e.linuxBundle(t, code).write()
+			res := r.urunc("run", "--bundle", dir, "guest"+code)
+			if !strings.Contains(res.stdout, "hello from guest") {
+				t.Errorf("stdout lacks the guest's line:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+			}
+			if want := map[string]int{"3": 3, "0": 0}[code]; res.code != want {
+				t.Errorf("exit status %d, want %d (stderr: %s)", res.code, want, res.stderr)
+			}
+		})
+	}
+}
+
+// Detached create+start: the VMM is the container's pid 1, SIGTERM stops it.
+func TestLinuxGuestDetachedLifecycle(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	dir := e.linuxBundle(t, "0", "600").write()
+	out := filepath.Join(t.TempDir(), "console")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := r.cmd(context.Background(), "create", "--bundle", dir, "--pid-file", filepath.Join(dir, "pid"), "vm1")
+	c.Stdout, c.Stderr = f, f
+	if err := c.Run(); err != nil {
+		b, _ := os.ReadFile(out)
+		t.Fatalf("create: %v: %s", err, b)
+	}
+	if s := r.state("vm1"); s.Status != "created" {
+		t.Fatalf("status after create %q, want created", s.Status)
+	}
+	r.ok("start", "vm1")
+	s := r.waitStatus("vm1", "running", 10*time.Second)
+	if exe := exeOf(itoa(s.Pid)); !strings.Contains(exe, "qemu-system") {
+		t.Errorf("state pid %d runs %q, want the QEMU binary", s.Pid, exe)
+	}
+	if s.Annotations["com.urunc.vm.accel"] == "" {
+		t.Errorf("state does not report the accelerator: %v", s.Annotations)
+	}
+	waitFor(t, out, "hello from guest", 90*time.Second)
+	start := time.Now()
+	r.ok("kill", "vm1", "SIGTERM")
+	r.waitStatus("vm1", "stopped", 10*time.Second)
+	t.Logf("stopped %v after SIGTERM", time.Since(start))
+	r.ok("delete", "vm1")
+	if _, err := os.Stat(filepath.Join(r.root, "vm1")); !os.IsNotExist(err) {
+		t.Errorf("state dir left after delete: %v", err)
+	}
+}
+
+// With process.terminal the console socket receives a pty carrying the guest console.
+func TestLinuxGuestTerminal(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	b := e.linuxBundle(t, "0", "600")
+	b.spec.Process.Terminal = true
+	dir := b.write()
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan *os.File, 1)
+	go func() { got <- receivePty(t, l) }()
+	r.ok("create", "--bundle", dir, "--console-socket", sock, "tty1")
+	var pty *os.File
+	select {
+	case pty = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no pty received on the console socket")
+	}
+	defer pty.Close()
+	r.ok("start", "tty1")
+	lines := make(chan string, 1)
+	go func() { lines <- readUntil(pty, "hello from guest", 90*time.Second) }()
+	if text := <-lines; !strings.Contains(text, "hello from guest") {
+		t.Errorf("pty output lacks the guest line:\n%s", text)
+	}
+	r.ok("delete", "--force", "tty1")
+}
+
+// receivePty accepts one connection and returns the descriptor it carries.
+func receivePty(t *testing.T, l *net.UnixListener) *os.File {
+	conn, err := l.AcceptUnix()
+	if err != nil {
+		return nil
+	}
+	defer conn.Close()
+	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) == 0 {
+		return nil
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		return nil
+	}
+	return os.NewFile(uintptr(fds[0]), "pty")
+}
+
+func readUntil(f *os.File, want string, d time.Duration) string {
+	var sb strings.Builder
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && !strings.Contains(sb.String(), want) {
+		n, err := f.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return sb.String()
+}
+
+// waitFor polls a file until it contains want.
+func waitFor(t *testing.T, path, want string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), want) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(path)
+	t.Fatalf("%s lacks %q after %v:\n%s", path, want, d, b)
+}
