@@ -57,7 +57,10 @@ func TestBadInputs(t *testing.T) {
 			return []string{"create", "-b", dir, "c1"}
 		}, "urunc.json"},
 		{"missing qemu binary", func(t *testing.T, r *runtime) []string {
-			writeFile(t, r.e.config, "[qemu]\nbinary = \"/nonexistent/qemu-system-x86_64\"\n")
+			e2 := *r.e
+			e2.config = filepath.Join(t.TempDir(), "config.toml")
+			writeFile(t, e2.config, "[qemu]\nbinary = \"/nonexistent/qemu-system-x86_64\"\n")
+			r.e = &e2
 			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
 		}, "qemu"},
 		{"unknown container id", func(t *testing.T, r *runtime) []string {
