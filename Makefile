@@ -9,13 +9,17 @@ LDFLAGS  := -X main.version=$(VERSION)
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc urunit hello deps kernel install test unit e2e demo vet clean
+.PHONY: all urunc shim urunit hello deps kernel install test unit e2e demo vet clean
 
-all: urunc urunit hello
+all: urunc shim urunit hello
 
 # urunc links runc's libcontainer: cgo for nsenter, libseccomp for seccomp.
 urunc:
 	CGO_ENABLED=1 $(GO) build -tags seccomp -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/urunc ./cmd/urunc
+
+# containerd's runc shim v2, registered as io.containerd.urunc.v2.
+shim:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/containerd-shim-urunc-v2 ./cmd/containerd-shim-urunc-v2
 
 # urunit runs as pid 1 in the guest's initramfs: static, no libc.
 urunit:
@@ -36,6 +40,7 @@ $(KERNEL):
 install: all
 	install -D -m 0755 $(BIN)/urunc $(DESTDIR)$(PREFIX)/bin/urunc
 	install -D -m 0755 $(BIN)/urunit $(DESTDIR)$(PREFIX)/bin/urunit
+	install -D -m 0755 $(BIN)/containerd-shim-urunc-v2 $(DESTDIR)$(PREFIX)/bin/containerd-shim-urunc-v2
 
 vet:
 	$(GO) vet ./...
