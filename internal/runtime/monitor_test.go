@@ -1,0 +1,131 @@
+package runtime
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-dev/urunc/internal/unikernel"
+	"github.com/urunc-dev/urunc/internal/vmm"
+)
+
+func testSetup(accel vmm.Accel) *vmSetup {
+	return &vmSetup{
+		meta:   &unikernel.Config{Type: "linux", KernelPath: "/bundle/rootfs/boot/vmlinuz"},
+		plan:   launcher.Plan{VMM: vmm.QEMU, Spec: vmm.Spec{Binary: "/usr/bin/qemu-system-x86_64", Accel: accel, KernelFormat: vmm.FormatBzImage}},
+		dir:    "/run/urunc/.urunc/c1",
+		initrd: "/run/urunc/.urunc/c1/initrd",
+	}
+}
+
+func TestMonitorSpec(t *testing.T) {
+	in := &specs.Spec{
+		Root:        &specs.Root{Path: "rootfs"},
+		Process:     &specs.Process{Args: []string{"/app", "x"}, Cwd: "/srv", Env: []string{"SECRET=1"}},
+		Mounts:      []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}},
+		Linux:       &specs.Linux{},
+		Annotations: map[string]string{"a": "b"},
+	}
+	out, err := monitorSpec(in, testSetup(vmm.AccelTCG), "/usr/local/bin/urunc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Root.Path != "/run/urunc/.urunc/c1/rootfs" || !out.Root.Readonly {
+		t.Errorf("root = %+v, want the read-only monitor root", out.Root)
+	}
+	if got := strings.Join(out.Process.Args, " "); got != "/urunc/urunc launch /urunc/vm.json" {
+		t.Errorf("process.args = %q", got)
+	}
+	if strings.Contains(strings.Join(out.Process.Env, " "), "SECRET") {
+		t.Error("the app's environment reached the VMM process")
+	}
+	if in.Process.Args[0] != "/app" || len(in.Mounts) != 1 || len(in.Annotations) != 1 {
+		t.Error("monitorSpec changed its input")
+	}
+	mounts := map[string]specs.Mount{}
+	for _, m := range out.Mounts {
+		mounts[m.Destination] = m
+	}
+	for dst, src := range map[string]string{
+		"/urunc/urunc":   "/usr/local/bin/urunc",
+		"/urunc/vm.json": filepath.Join("/run/urunc/.urunc/c1", planFile),
+		"/urunc/kernel":  "/bundle/rootfs/boot/vmlinuz",
+		"/urunc/initrd":  "/run/urunc/.urunc/c1/initrd",
+	} {
+		m, ok := mounts[dst]
+		if !ok || m.Source != src || !hasOpt(m.Options, "ro") {
+			t.Errorf("mount %s = %+v, want read-only bind of %s", dst, m, src)
+		}
+	}
+	if out.Annotations[annotationAccel] != "tcg" {
+		t.Errorf("accel annotation = %q", out.Annotations[annotationAccel])
+	}
+	for _, d := range out.Linux.Devices {
+		if d.Path == "/dev/kvm" {
+			t.Error("/dev/kvm given to a TCG guest")
+		}
+	}
+}
+
+func hasOpt(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCheckTerminal(t *testing.T) {
+	cases := []struct {
+		name             string
+		terminal, detach bool
+		socket           string
+		wantErr          bool
+	}{
+		{"foreground plain", false, false, "", false},
+		{"foreground tty", true, false, "", false},
+		{"detached tty with socket", true, true, "/s", false},
+		{"detached tty without socket", true, true, "", true},
+		{"socket without tty", false, true, "/s", true},
+		{"socket in foreground", true, false, "/s", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := checkTerminal(tc.terminal, tc.detach, tc.socket); (err != nil) != tc.wantErr {
+				t.Fatalf("error %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidateSpec(t *testing.T) {
+	ok := func() *specs.Spec {
+		return &specs.Spec{Root: &specs.Root{Path: "rootfs"}, Process: &specs.Process{Args: []string{"a"}, Cwd: "/"}, Linux: &specs.Linux{}}
+	}
+	cases := []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"valid", func(*specs.Spec) {}, ""},
+		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path"},
+		{"no process", func(s *specs.Spec) { s.Process = nil }, "process"},
+		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "srv" }, "process.cwd"},
+		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
+		{"no linux", func(s *specs.Spec) { s.Linux = nil }, "linux"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := ok()
+			tc.edit(s)
+			err := validateSpec(s)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("error %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
