@@ -9,9 +9,9 @@ LDFLAGS  := -X main.version=$(VERSION)
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc shim urunit hello deps kernel install test unit e2e demo vet clean
+.PHONY: all urunc shim pack urunit hello deps kernel install test unit e2e demo vet clean
 
-all: urunc shim urunit hello
+all: urunc shim pack urunit hello
 
 # urunc links runc's libcontainer: cgo for nsenter, libseccomp for seccomp.
 urunc:
@@ -20,6 +20,10 @@ urunc:
 # containerd's runc shim v2, registered as io.containerd.urunc.v2.
 shim:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/containerd-shim-urunc-v2 ./cmd/containerd-shim-urunc-v2
+
+# The image packaging tool.
+pack:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/urunc-pack ./cmd/urunc-pack
 
 # urunit runs as pid 1 in the guest's initramfs: static, no libc.
 urunit:
@@ -41,6 +45,7 @@ install: all
 	install -D -m 0755 $(BIN)/urunc $(DESTDIR)$(PREFIX)/bin/urunc
 	install -D -m 0755 $(BIN)/urunit $(DESTDIR)$(PREFIX)/bin/urunit
 	install -D -m 0755 $(BIN)/containerd-shim-urunc-v2 $(DESTDIR)$(PREFIX)/bin/containerd-shim-urunc-v2
+	install -D -m 0755 $(BIN)/urunc-pack $(DESTDIR)$(PREFIX)/bin/urunc-pack
 
 vet:
 	$(GO) vet ./...

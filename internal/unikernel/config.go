@@ -17,8 +17,8 @@ import (
 // Config is a unikernel image's metadata, validated, with the files it
 // names resolved to host paths inside the container rootfs.
 type Config struct {
-	Type        string // guest type, one of validTypes
-	Hypervisor  string // VMM name, one of validHypervisors
+	Type        string // guest type, one of ValidTypes
+	Hypervisor  string // VMM name, one of ValidHypervisors
 	Binary      string // kernel path as written in the image
 	Cmdline     string
 	Initrd      string // initrd path as written in the image, optional
@@ -104,10 +104,10 @@ func (m *metadata) config() (*Config, error) {
 		Cmdline: v[KeyCmdline], Initrd: v[KeyInitrd], Block: v[KeyBlock],
 		BlkMntPoint: v[KeyBlkMntPoint], Version: v[KeyVersion],
 	}
-	if err := m.oneOf(KeyType, validTypes); err != nil {
+	if err := m.oneOf(KeyType, ValidTypes); err != nil {
 		return nil, err
 	}
-	if err := m.oneOf(KeyHypervisor, validHypervisors); err != nil {
+	if err := m.oneOf(KeyHypervisor, ValidHypervisors); err != nil {
 		return nil, err
 	}
 	var err error

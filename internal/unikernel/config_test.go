@@ -87,9 +87,9 @@ func TestLoadSources(t *testing.T) {
 func TestLoadValues(t *testing.T) {
 	run(t, []loadCase{
 		{name: "unknown type", ann: with(required, KeyType, "unikraf"), wantErr: ErrBadValue,
-			msgs: []string{KeyType, `"unikraf"`, "annotations", strings.Join(validTypes, ", ")}},
+			msgs: []string{KeyType, `"unikraf"`, "annotations", strings.Join(ValidTypes, ", ")}},
 		{name: "unknown hypervisor", setup: meta(with(required, KeyHypervisor, "kvmtool")), wantErr: ErrBadValue,
-			msgs: []string{KeyHypervisor, `"kvmtool"`, "urunc.json", strings.Join(validHypervisors, ", ")}},
+			msgs: []string{KeyHypervisor, `"kvmtool"`, "urunc.json", strings.Join(ValidHypervisors, ", ")}},
 		{name: "unknown key in annotations", ann: with(required, Prefix+"binray", "/x"), wantErr: ErrUnknownKey,
 			msgs: []string{`"` + Prefix + `binray"`, "annotations"}},
 		{name: "unknown key in urunc.json", ann: required, setup: meta(map[string]string{Prefix + "cmdLine": "x"}),

@@ -40,8 +40,8 @@ var knownKeys = []string{
 // requiredKeys must all be set once any key is set.
 var requiredKeys = []string{KeyType, KeyHypervisor, KeyBinary}
 
-// validTypes are the accepted values of KeyType.
-var validTypes = []string{"unikraft", "rumprun", "mirage", "linux", "mewz", "hermit"}
+// ValidTypes are the accepted values of KeyType.
+var ValidTypes = []string{"unikraft", "rumprun", "mirage", "linux", "mewz", "hermit"}
 
-// validHypervisors are the accepted values of KeyHypervisor.
-var validHypervisors = []string{"qemu", "firecracker", "hvt", "spt", "cloud-hypervisor"}
+// ValidHypervisors are the accepted values of KeyHypervisor.
+var ValidHypervisors = []string{"qemu", "firecracker", "hvt", "spt", "cloud-hypervisor"}
