@@ -1,0 +1,16 @@
+package network
+
+import "errors"
+
+var (
+	// ErrNotSupported is returned on platforms without tap and tc support.
+	ErrNotSupported = errors.New("network set-up not supported on this platform")
+	// ErrLinkNotFound is returned by Discover for a named link that is missing.
+	ErrLinkNotFound = errors.New("link not found")
+	// ErrNoIPv4 is returned by Discover for a named link without an IPv4 address.
+	ErrNoIPv4 = errors.New("no IPv4 address")
+	// ErrNotTap is returned by Setup when the tap name is taken by another kind of link.
+	ErrNotTap = errors.New("link exists and is not a tap")
+	// ErrInvalidArgument is returned for an unusable tap name, interface or owner.
+	ErrInvalidArgument = errors.New("invalid argument")
+)

@@ -1,0 +1,93 @@
+// Package network gives a VM guest the container's network.
+//
+// It runs on the host side, inside the container's network namespace, just
+// before the VMM is executed there. The container interface (usually eth0,
+// configured by CNI or the engine) is discovered, a tap device is created for
+// the VMM, and tc ingress redirects (u32 match-all + mirred) splice the two
+// together in both directions. The guest takes the interface's IP and MAC, so
+// the splice is invisible to the rest of the network.
+//
+// The addresses stay on the container interface: CNI, kubelet and engines
+// read them back from the namespace, and since every frame arriving on the
+// interface is redirected to the tap at ingress, before the IP stack sees it,
+// the host kernel never answers ARP or ICMP for the guest's address.
+package network
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// TapPrefix starts every tap name made by TapName. Discover skips links with
+// this prefix so that a leftover tap is never mistaken for the container
+// interface.
+const TapPrefix = "urunc"
+
+// tapHashLen is the number of hex digits of sha256(containerID) in a tap name:
+// len(TapPrefix)+tapHashLen must stay within IFNAMSIZ-1 (15).
+const tapHashLen = 8
+
+// maxIfName is IFNAMSIZ-1, the longest Linux interface name.
+const maxIfName = 15
+
+// Interface is the IPv4 configuration of a container interface, which the
+// guest takes over as its own.
+type Interface struct {
+	Name      string
+	MAC       net.HardwareAddr
+	IP        net.IP
+	PrefixLen int
+	Gateway   net.IP // nil when the interface holds no IPv4 default route
+	MTU       int
+}
+
+// Mask returns the IPv4 netmask for PrefixLen.
+func (i Interface) Mask() net.IPMask {
+	return net.CIDRMask(i.PrefixLen, 8*net.IPv4len)
+}
+
+// TapName returns the tap device name for a container: TapPrefix followed by
+// the first 8 hex digits of sha256(containerID). It is deterministic, so a
+// later delete can find a tap without stored state, and at most 15 bytes.
+// The tap lives in the container's own network namespace, so a hash
+// collision matters only between containers sharing one namespace.
+func TapName(containerID string) string {
+	sum := sha256.Sum256([]byte(containerID))
+	return TapPrefix + hex.EncodeToString(sum[:])[:tapHashLen]
+}
+
+// Nameservers returns the IPv4 nameserver addresses of a resolv.conf, in
+// order and without duplicates. IPv6 entries, malformed lines and loopback
+// addresses are skipped: a loopback resolver on the host (systemd-resolved's
+// 127.0.0.53, Docker's 127.0.0.11) is unreachable from the guest. No
+// fallback resolver is ever added: an empty result means the guest gets none.
+func Nameservers(resolvConf []byte) []string {
+	var out []string
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(resolvConf))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 || f[0] != "nameserver" {
+			continue
+		}
+		ip := net.ParseIP(f[1]).To4()
+		if ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+			continue
+		}
+		if s := ip.String(); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ProcessNamespacePath returns the path of the network namespace of process pid.
+func ProcessNamespacePath(pid int) string {
+	return "/proc/" + strconv.Itoa(pid) + "/ns/net"
+}

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package network
+
+// Discover is not supported off Linux.
+func Discover(name string) (*Interface, error) { return nil, ErrNotSupported }
+
+// Setup is not supported off Linux.
+func Setup(ifc *Interface, tap string, uid, gid int) error { return ErrNotSupported }
+
+// Teardown is not supported off Linux.
+func Teardown(ifcName, tap string) error { return ErrNotSupported }
+
+// InNamespace is not supported off Linux.
+func InNamespace(path string, f func() error) error { return ErrNotSupported }
+
+// InProcessNamespace is not supported off Linux.
+func InProcessNamespace(pid int, f func() error) error { return ErrNotSupported }

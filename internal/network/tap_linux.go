@@ -1,0 +1,188 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// tapFlags are the flags QEMU (and other VMMs) open a tap with: Ethernet
+// frames without packet info, with a virtio-net header, single queue.
+const tapFlags = netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR
+
+// filterPriority is the priority of the redirect filters urunc installs.
+const filterPriority = 1
+
+// Setup creates the tap device tap in the current network namespace and
+// splices it to the container interface ifc with tc: every frame arriving on
+// ifc is redirected out of the tap (to the guest) and every frame the guest
+// writes to the tap is redirected out of ifc.
+//
+// The tap is persistent, single-queue and has IFF_NO_PI|IFF_VNET_HDR. It
+// belongs to uid and gid: a process without CAP_NET_ADMIN may attach to it
+// only when its effective uid is uid AND gid is its effective or a
+// supplementary group (the kernel checks both, and netlink always sets the
+// group), so pass the VMM process's own uid and gid; 0, 0 for a root VMM.
+//
+// A stale tap or ingress qdisc left by an earlier container is removed
+// first: urunc owns the ingress qdiscs of both devices. On failure, whatever
+// Setup made is removed again.
+func Setup(ifc *Interface, tap string, uid, gid int) error {
+	if err := checkSetup(ifc, tap, uid, gid); err != nil {
+		return err
+	}
+	if err := Teardown(ifc.Name, tap); err != nil {
+		return fmt.Errorf("remove stale network set-up: %w", err)
+	}
+	if err := setup(ifc, tap, uint32(uid), uint32(gid)); err != nil {
+		return errors.Join(err, Teardown(ifc.Name, tap))
+	}
+	return nil
+}
+
+func checkSetup(ifc *Interface, tap string, uid, gid int) error {
+	switch {
+	case ifc == nil || ifc.Name == "":
+		return fmt.Errorf("set up tap %q: no container interface: %w", tap, ErrInvalidArgument)
+	case tap == "" || len(tap) > maxIfName:
+		return fmt.Errorf("set up tap %q: name must be 1-%d bytes: %w", tap, maxIfName, ErrInvalidArgument)
+	case tap == ifc.Name:
+		return fmt.Errorf("set up tap %q: same name as the container interface: %w", tap, ErrInvalidArgument)
+	case !validID(uid) || !validID(gid):
+		return fmt.Errorf("set up tap %q: owner %d:%d: %w", tap, uid, gid, ErrInvalidArgument)
+	}
+	return nil
+}
+
+// validID reports whether id is a uid or gid the kernel accepts (not -1).
+func validID(id int) bool {
+	return id >= 0 && int64(id) < int64(^uint32(0))
+}
+
+func setup(ifc *Interface, tap string, uid, gid uint32) error {
+	link, err := netlink.LinkByName(ifc.Name)
+	if err != nil {
+		return fmt.Errorf("find link %q: %w", ifc.Name, err)
+	}
+	t, err := createTap(tap, ifc.MTU, uid, gid)
+	if err != nil {
+		return err
+	}
+	if err := redirect(link, t); err != nil {
+		return err
+	}
+	return redirect(t, link)
+}
+
+func createTap(name string, mtu int, uid, gid uint32) (netlink.Link, error) {
+	t := &netlink.Tuntap{
+		LinkAttrs: netlink.LinkAttrs{Name: name},
+		Mode:      netlink.TUNTAP_MODE_TAP,
+		Flags:     tapFlags,
+		Owner:     uid,
+		Group:     gid,
+	}
+	if err := netlink.LinkAdd(t); err != nil {
+		return nil, fmt.Errorf("create tap %q: %w", name, err)
+	}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("find tap %q: %w", name, err)
+	}
+	if mtu > 0 {
+		if err := netlink.LinkSetMTU(link, mtu); err != nil {
+			return nil, fmt.Errorf("set mtu %d of tap %q: %w", mtu, name, err)
+		}
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return nil, fmt.Errorf("bring up tap %q: %w", name, err)
+	}
+	return link, nil
+}
+
+// redirect adds an ingress qdisc to from with a u32 match-all filter whose
+// mirred action redirects every frame to the egress of to, in effect
+// `tc filter add dev FROM parent ffff: protocol all prio 1 u32 match u32 0 0
+// action mirred egress redirect dev TO`.
+func redirect(from, to netlink.Link) error {
+	qdisc := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{
+		LinkIndex: from.Attrs().Index,
+		Handle:    netlink.MakeHandle(0xffff, 0),
+		Parent:    netlink.HANDLE_INGRESS,
+	}}
+	if err := netlink.QdiscAdd(qdisc); err != nil {
+		return fmt.Errorf("add ingress qdisc to %q: %w", from.Attrs().Name, err)
+	}
+	filter := &netlink.U32{
+		FilterAttrs: netlink.FilterAttrs{
+			LinkIndex: from.Attrs().Index,
+			Parent:    netlink.MakeHandle(0xffff, 0),
+			Priority:  filterPriority,
+			Protocol:  unix.ETH_P_ALL,
+		},
+		// A nil selector is netlink's match-all (one zero key: match u32 0 0).
+		Actions: []netlink.Action{netlink.NewMirredAction(to.Attrs().Index)},
+	}
+	if err := netlink.FilterAdd(filter); err != nil {
+		return fmt.Errorf("add redirect from %q to %q: %w", from.Attrs().Name, to.Attrs().Name, err)
+	}
+	return nil
+}
+
+// Teardown removes the tap device and the ingress qdisc (with its filters)
+// of the container interface ifcName. Links or qdiscs already gone are not
+// an error, so Teardown may run any number of times. A link named tap that
+// is not a tap is left alone and reported.
+func Teardown(ifcName, tap string) error {
+	return errors.Join(deleteTap(tap), deleteIngress(ifcName))
+}
+
+func deleteTap(name string) error {
+	link, err := linkByName(name)
+	if err != nil || link == nil {
+		return err
+	}
+	if _, ok := link.(*netlink.Tuntap); !ok {
+		return fmt.Errorf("delete tap %q: %w (type %q)", name, ErrNotTap, link.Type())
+	}
+	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete tap %q: %w", name, err)
+	}
+	return nil
+}
+
+func deleteIngress(ifcName string) error {
+	link, err := linkByName(ifcName)
+	if err != nil || link == nil {
+		return err
+	}
+	qdiscs, err := netlink.QdiscList(link)
+	if err != nil {
+		return fmt.Errorf("list qdiscs of %q: %w", ifcName, err)
+	}
+	for _, q := range qdiscs {
+		if _, ok := q.(*netlink.Ingress); !ok {
+			continue
+		}
+		err := netlink.QdiscDel(q)
+		if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("delete ingress qdisc of %q: %w", ifcName, err)
+		}
+	}
+	return nil
+}
+
+// linkByName returns the link, or nil without error when it does not exist.
+func linkByName(name string) (netlink.Link, error) {
+	link, err := netlink.LinkByName(name)
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find link %q: %w", name, err)
+	}
+	return link, nil
+}
