@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,10 @@ func (qemu) Validate(s Spec) error {
 			s.Accel, AccelKVM, AccelTCG, AccelAuto)
 	case strings.ContainsRune(s.Cmdline, 0):
 		return invalid("Cmdline", "contains a NUL byte")
+	case s.Net != nil && s.Net.Tap == "":
+		return invalid("Net.Tap", "tap device name is empty")
+	case s.Net != nil && !validMAC(s.Net.MAC):
+		return invalid("Net.MAC", "%q is not a MAC address", s.Net.MAC)
 	}
 	_, err := qemuMachine(s.KernelFormat)
 	return err
@@ -100,6 +105,9 @@ func (q qemu) Args(s Spec) ([]string, error) {
 	if cmdline := qemuCmdline(s, machine); cmdline != "" {
 		args = append(args, "-append", cmdline)
 	}
+	if s.Net != nil {
+		args = append(args, qemuNetArgs(*s.Net, machine)...)
+	}
 	if s.ExitDevice {
 		args = append(args, "-device",
 			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x02", urunit.ExitPort))
@@ -112,6 +120,29 @@ func (q qemu) Args(s Spec) ([]string, error) {
 			"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
 	}
 	return args, nil
+}
+
+// qemuNetArgs attaches the guest NIC to the tap: virtio-net on the
+// machine's transport (virtio-mmio on microvm, PCI on pc). QEMU runs no
+// ifup scripts: urunc created and wired the tap already.
+func qemuNetArgs(n NetDevice, machine string) []string {
+	dev := "virtio-net-pci"
+	if machine == machineMicroVM {
+		dev = "virtio-net-device"
+	}
+	vhost := "off"
+	if n.VhostNet {
+		vhost = "on"
+	}
+	return []string{
+		"-netdev", "tap,id=net0,ifname=" + EscapeOptValue(n.Tap) + ",script=no,downscript=no,vhost=" + vhost,
+		"-device", dev + ",netdev=net0,mac=" + n.MAC,
+	}
+}
+
+func validMAC(s string) bool {
+	hw, err := net.ParseMAC(s)
+	return err == nil && len(hw) == 6
 }
 
 // qemuMachineOpts renders the -machine option list.

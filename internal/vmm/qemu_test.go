@@ -38,6 +38,11 @@ func TestQEMUArgsGolden(t *testing.T) {
 		"qmp":            func(s *Spec) { s.QMPSocket = "/run/urunc/ctr 1/qmp.sock" },
 		"memory-vcpus":   func(s *Spec) { s.MemoryMiB = 2048; s.VCPUs = 4 },
 		"no-cmdline":     func(s *Spec) { s.Cmdline = "" },
+		"net-microvm":    func(s *Spec) { s.Net = &NetDevice{Tap: "urunc1a2b3c4d", MAC: "02:42:0a:04:00:05"} },
+		"net-pc-vhost": func(s *Spec) {
+			s.KernelFormat = FormatMultiboot
+			s.Net = &NetDevice{Tap: "tap,0", MAC: "02:42:0a:04:00:05", VhostNet: true}
+		},
 		"paths-with-space-and-comma": func(s *Spec) {
 			s.Binary = "/opt/my qemu/qemu-system-x86_64"
 			s.Kernel = "/root fs/boot/vmlinuz,v1"
@@ -119,6 +124,8 @@ func TestQEMUValidate(t *testing.T) {
 		{"bogus format", func(s *Spec) { s.KernelFormat = "pe" }, "KernelFormat", ErrInvalidSpec},
 		{"plain elf", func(s *Spec) { s.KernelFormat = FormatELF }, "elf", ErrNotSupported},
 		{"multiboot2", func(s *Spec) { s.KernelFormat = FormatMultiboot2 }, "multiboot2", ErrNotSupported},
+		{"net without tap", func(s *Spec) { s.Net = &NetDevice{MAC: "02:00:00:00:00:01"} }, "Net.Tap", ErrInvalidSpec},
+		{"net bad mac", func(s *Spec) { s.Net = &NetDevice{Tap: "t", MAC: "02:00"} }, "Net.MAC", ErrInvalidSpec},
 	}
 	q := qemu{}
 	for _, c := range cases {

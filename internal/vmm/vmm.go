@@ -55,11 +55,19 @@ type Spec struct {
 	Cmdline      string       // guest kernel command line, from the guest type
 	MemoryMiB    uint64
 	VCPUs        int
-	Accel        Accel  // kvm or tcg; never auto here
-	ExitDevice   bool   // guest reports its exit status through an exit device
-	HostTSCkHz   uint64 // host TSC frequency, 0 when unknown
-	Sandbox      bool   // enable the VMM's own syscall sandbox
-	QMPSocket    string // optional path of a QMP control socket
+	Accel        Accel      // kvm or tcg; never auto here
+	ExitDevice   bool       // guest reports its exit status through an exit device
+	HostTSCkHz   uint64     // host TSC frequency, 0 when unknown
+	Sandbox      bool       // enable the VMM's own syscall sandbox
+	QMPSocket    string     // optional path of a QMP control socket
+	Net          *NetDevice // the guest's network interface; nil for none
+}
+
+// NetDevice is a guest network interface backed by a host tap device.
+type NetDevice struct {
+	Tap      string // tap device name, already created in the VMM's netns
+	MAC      string // guest MAC address, aa:bb:cc:dd:ee:ff
+	VhostNet bool   // use the vhost-net accelerator (needs /dev/vhost-net)
 }
 
 // VMM builds the argv (argv[0] = Spec.Binary) that boots Spec.
