@@ -3,13 +3,14 @@ GO       ?= go
 BIN      ?= $(CURDIR)/bin
 CACHE    ?= $(CURDIR)/_cache
 KERNEL   ?= $(CACHE)/kernel/vmlinuz
+TOOLS    ?= $(CACHE)/tools
 PREFIX   ?= /usr/local
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc shim pack urunit hello deps kernel install test unit e2e demo vet clean
+.PHONY: all urunc shim pack urunit hello deps tools kernel install test unit e2e demo vet clean
 
 all: urunc shim pack urunit hello
 
@@ -36,6 +37,11 @@ hello:
 deps:
 	./scripts/install-deps.sh
 
+# Pinned containerd, ctr, nerdctl, runc (tools/*/go.mod) under $(TOOLS);
+# CNI plugins from Debian in /usr/lib/cni.
+tools:
+	./scripts/install-tools.sh $(TOOLS)
+
 # The Debian cloud kernel, unpacked under $(CACHE) without installing it.
 kernel: $(KERNEL)
 $(KERNEL):
@@ -52,9 +58,9 @@ vet:
 	@test -z "$$(gofmt -l cmd internal tests examples)" || (gofmt -l cmd internal tests examples; exit 1)
 
 # Everything: unit tests and, as root, the end-to-end tests on real QEMU.
-test: deps all kernel vet
+test: deps all kernel tools vet
 	@mkdir -p $(CACHE)
-	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
+	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
 	@echo "== skipped tests and why:"; grep -A1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
 
 unit:

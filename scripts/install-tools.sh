@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs the pinned client tools the end-to-end tests drive: containerd,
+# ctr and containerd-shim-runc-v2, nerdctl, runc (built with seccomp, for
+# side-by-side comparisons), and Debian's CNI plugins (in /usr/lib/cni).
+#
+#   scripts/install-tools.sh [DEST]      DEST defaults to _cache/tools
+#
+# The versions live in tools/<tool>/go.mod and go.sum (one module per tool:
+# nerdctl 1.7 and containerd 2.x cannot share one build list). A tool is
+# rebuilt only when its stamp file in DEST does not match those files, the
+# Go version or the build flags; run with FORCE=1 to rebuild everything.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dest=${1:-$repo/_cache/tools}
+go=${GO:-go}
+
+die() { echo "install-tools: $*" >&2; exit 1; }
+log() { echo "install-tools: $*" >&2; }
+
+# apt_install installs the Debian packages that are missing.
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing packages ${missing[*]}: run as root or apt-get install them"
+	log "apt-get install ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# module_version prints the version tools/<tool>/go.mod pins for module.
+module_version() {
+	(cd "$repo/tools/$1" && "$go" list -m -f '{{.Version}}' "$2")
+}
+
+# build <tool> <tags> <ldflags> <pkg>... builds each package of
+# tools/<tool> into DEST, unless the stamp says it is already there.
+build() {
+	local tool=$1 tags=$2 ldflags=$3 pkg bin
+	shift 3
+	local dir=$repo/tools/$tool
+	[ -f "$dir/go.mod" ] && [ -f "$dir/go.sum" ] || die "tools/$tool/go.mod or go.sum missing"
+	local stamp
+	stamp="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1) $("$go" env GOVERSION) tags=$tags ldflags=$ldflags"
+	local have=1
+	for pkg in "$@"; do
+		[ -x "$dest/$(basename "$pkg")" ] || have=0
+	done
+	if [ "${FORCE:-0}" != 1 ] && [ $have = 1 ] && [ "$(cat "$dest/.stamp-$tool" 2>/dev/null)" = "$stamp" ]; then
+		log "$tool up to date in $dest"
+		return 0
+	fi
+	log "building $tool ($*)"
+	local start=$SECONDS tmp
+	tmp=$(mktemp -d "$dest/.build-$tool.XXXXXX")
+	for pkg in "$@"; do
+		bin=$(basename "$pkg")
+		(cd "$dir" && "$go" build -mod=readonly -trimpath -tags "$tags" -ldflags "$ldflags" -o "$tmp/$bin" "$pkg") ||
+			{ rm -rf "$tmp"; die "build $pkg (tools/$tool) failed"; }
+	done
+	for pkg in "$@"; do
+		bin=$(basename "$pkg")
+		mv -f "$tmp/$bin" "$dest/$bin"
+	done
+	rm -rf "$tmp"
+	echo "$stamp" >"$dest/.stamp-$tool"
+	log "$tool built in $((SECONDS - start))s"
+}
+
+command -v "$go" >/dev/null || die "Go is required (/usr/local/go/bin on PATH)"
+# libseccomp-dev and pkg-config: runc's seccomp tag. The CNI plugins: nerdctl's networks.
+apt_install gcc pkg-config libseccomp-dev containernetworking-plugins iptables
+[ -x /usr/lib/cni/bridge ] || die "CNI plugins not found in /usr/lib/cni after installing containernetworking-plugins"
+mkdir -p "$dest"
+total=$SECONDS
+
+ctrd=$(module_version containerd github.com/containerd/containerd/v2)
+build containerd "urfave_cli_no_docs" "-X github.com/containerd/containerd/v2/version.Version=$ctrd" \
+	github.com/containerd/containerd/v2/cmd/containerd \
+	github.com/containerd/containerd/v2/cmd/ctr \
+	github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+
+nerd=$(module_version nerdctl github.com/containerd/nerdctl)
+build nerdctl "" "-X github.com/containerd/nerdctl/pkg/version.Version=$nerd" \
+	github.com/containerd/nerdctl/cmd/nerdctl
+
+build runc "seccomp urfave_cli_no_docs" "" github.com/opencontainers/runc
+
+log "done in $((SECONDS - total))s: $(ls "$dest" | tr '\n' ' ')(CNI plugins: /usr/lib/cni)"

@@ -1,0 +1,471 @@
+package e2e
+
+// The containerd driver: a private containerd per test (scripts/containerd.sh),
+// ctr and nerdctl pointed at it, and a busybox image built locally, without a
+// registry. The pinned tools come from scripts/install-tools.sh.
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	ctrdrt "runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	ctrdBusyboxRef   = "docker.io/library/busybox:test"
+	ctrdUruncRuntime = "io.containerd.urunc.v2"
+	ctrdCNIPath      = "/usr/lib/cni"
+	ctrdHostBusybox  = "/bin/busybox" // Debian's busybox-static
+	ctrdCmdTimeout   = 2 * time.Minute
+)
+
+// ctrdTools are what scripts/install-tools.sh puts in the tools folder.
+var ctrdTools = []string{"containerd", "ctr", "containerd-shim-runc-v2", "nerdctl", "runc"}
+
+// ctrdDaemon is one private containerd, stopped and removed when the test ends.
+type ctrdDaemon struct {
+	t     *testing.T
+	repo  string // repository root, for the scripts
+	tools string // pinned containerd, ctr, nerdctl, runc
+	bin   string // URUNC_BIN: urunc and containerd-shim-urunc-v2 (may be empty)
+	dir   string // everything of this daemon lives here
+	sock  string
+	ns    string // containerd namespace, unique per daemon so cgroup paths never clash
+}
+
+// ctrdStart starts a private containerd, or skips the test saying what is missing.
+func ctrdStart(t *testing.T) *ctrdDaemon {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: containerd runs containers for real (run `make test` as root)")
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &ctrdDaemon{t: t, repo: repo, tools: os.Getenv("URUNC_TOOLS"), bin: os.Getenv("URUNC_BIN")}
+	if d.tools == "" {
+		d.tools = filepath.Join(repo, "_cache", "tools")
+	}
+	for _, b := range ctrdTools {
+		if _, err := os.Stat(filepath.Join(d.tools, b)); err != nil {
+			t.Skipf("%s not found in %s: run scripts/install-tools.sh (or set URUNC_TOOLS)", b, d.tools)
+		}
+	}
+	// A short folder: the socket path must fit in 108 bytes.
+	if d.dir, err = os.MkdirTemp("/tmp", "ctrd"); err != nil {
+		t.Fatal(err)
+	}
+	d.sock = filepath.Join(d.dir, "containerd.sock")
+	d.ns = filepath.Base(d.dir)
+	t.Cleanup(d.stop)
+	if out, err := d.script("start"); err != nil {
+		t.Fatalf("start containerd: %v\n%s", err, out)
+	}
+	return d
+}
+
+// script runs scripts/containerd.sh verb on the daemon's folder.
+func (d *ctrdDaemon) script(verb string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), ctrdCmdTimeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, filepath.Join(d.repo, "scripts", "containerd.sh"), verb, d.dir)
+	c.Env = append(os.Environ(), "TOOLS="+d.tools)
+	if d.bin != "" {
+		c.Env = append(c.Env, "URUNC_BIN="+d.bin)
+	}
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+// stop reports tasks the test left behind, then stops containerd and
+// removes its folder whatever happened.
+func (d *ctrdDaemon) stop() {
+	t := d.t
+	out, _, code, err := d.exec("ctr", "--address", d.sock, "--namespace", d.ns, "tasks", "ls", "-q")
+	if err == nil && code == 0 && strings.TrimSpace(out) != "" {
+		t.Errorf("leaked containerd tasks: %s", strings.Join(strings.Fields(out), " "))
+	}
+	if t.Failed() {
+		d.logTail(60)
+	}
+	out, err = d.script("stop")
+	if err != nil {
+		t.Errorf("stop containerd: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "leftover shim") {
+		t.Errorf("shims outlived containerd:\n%s", out)
+	}
+}
+
+// logTail shows the end of containerd's log (which includes the shims').
+func (d *ctrdDaemon) logTail(n int) {
+	b, err := os.ReadFile(filepath.Join(d.dir, "containerd.log"))
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	d.t.Logf("containerd.log (last %d lines):\n%s", len(lines), strings.Join(lines, "\n"))
+}
+
+// path puts the pinned tools (runc) and urunc first.
+func (d *ctrdDaemon) path() string {
+	p := d.tools + ":" + os.Getenv("PATH")
+	if d.bin != "" {
+		p = d.bin + ":" + p
+	}
+	return p
+}
+
+// run runs one client binary with a time limit and fails the test if it
+// cannot be run at all.
+func (d *ctrdDaemon) run(name string, args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	stdout, stderr, code, err := d.exec(name, args...)
+	if err != nil {
+		d.t.Fatalf("%s %v: %v (stderr: %s)", name, args, err, stderr)
+	}
+	return stdout, stderr, code
+}
+
+// exec is run without failing the test, for cleanups.
+func (d *ctrdDaemon) exec(name string, args ...string) (stdout, stderr string, code int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), ctrdCmdTimeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, filepath.Join(d.tools, name), args...)
+	c.Env = append(os.Environ(), "PATH="+d.path())
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	c.WaitDelay = 5 * time.Second // a leaked child holding our pipes must not hang the test
+	err = c.Run()
+	if ctx.Err() != nil {
+		return out.String(), errb.String(), -1, fmt.Errorf("timed out after %v", ctrdCmdTimeout)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), errb.String(), ee.ExitCode(), nil
+	}
+	return out.String(), errb.String(), 0, err
+}
+
+// ctr runs ctr against this daemon and namespace.
+func (d *ctrdDaemon) ctr(args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	return d.run("ctr", append([]string{"--address", d.sock, "--namespace", d.ns}, args...)...)
+}
+
+// nerdctl runs nerdctl against this daemon, with its data, CNI
+// configuration and the default bridge network under the daemon's folder.
+func (d *ctrdDaemon) nerdctl(args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	global := []string{
+		"--address", d.sock, "--namespace", d.ns,
+		"--data-root", filepath.Join(d.dir, "nerdctl"),
+		"--cni-path", ctrdCNIPath,
+		"--cni-netconfpath", filepath.Join(d.dir, "cni", "net.d"),
+		"--cgroup-manager", "cgroupfs",
+	}
+	return d.run("nerdctl", append(global, args...)...)
+}
+
+// ctrOK runs ctr and fails the test unless it exits 0.
+func (d *ctrdDaemon) ctrOK(args ...string) string {
+	d.t.Helper()
+	out, errs, code := d.ctr(args...)
+	if code != 0 {
+		d.t.Fatalf("ctr %v: exit %d: %s", args, code, errs)
+	}
+	return out
+}
+
+// ctrdImportBusybox builds a one-layer busybox OCI image archive from the
+// host's busybox-static and imports it as ctrdBusyboxRef.
+func ctrdImportBusybox(t *testing.T, d *ctrdDaemon) string {
+	t.Helper()
+	if _, err := os.Stat(ctrdHostBusybox); err != nil {
+		t.Skipf("%s missing: run `make deps` (busybox-static)", ctrdHostBusybox)
+	}
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	if err := ctrdWriteBusyboxArchive(archive, ctrdBusyboxRef); err != nil {
+		t.Fatalf("build busybox image: %v", err)
+	}
+	d.ctrOK("images", "import", archive)
+	if out := d.ctrOK("images", "ls", "-q"); !strings.Contains(out, ctrdBusyboxRef) {
+		t.Fatalf("image %s not listed after import: %q", ctrdBusyboxRef, out)
+	}
+	return ctrdBusyboxRef
+}
+
+// ctrdFile is one entry of a tar archive.
+type ctrdFile struct {
+	name, link string
+	mode       int64
+	data       []byte
+	dir        bool
+}
+
+// ctrdEpoch keeps the archives reproducible.
+var ctrdEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func ctrdTar(files []ctrdFile) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		h := &tar.Header{Name: f.name, Mode: f.mode, ModTime: ctrdEpoch, Format: tar.FormatPAX}
+		switch {
+		case f.dir:
+			h.Typeflag = tar.TypeDir
+		case f.link != "":
+			h.Typeflag, h.Linkname = tar.TypeSymlink, f.link
+		default:
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(f.data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// ctrdBusyboxLayer is a rootfs with /bin/busybox and one symlink per applet.
+func ctrdBusyboxLayer() ([]byte, error) {
+	bb, err := os.ReadFile(ctrdHostBusybox)
+	if err != nil {
+		return nil, err
+	}
+	list, err := exec.Command(ctrdHostBusybox, "--list").Output()
+	if err != nil {
+		return nil, err
+	}
+	files := []ctrdFile{{name: "bin/", dir: true, mode: 0o755}}
+	for _, dir := range []string{"dev/", "etc/", "proc/", "root/", "sys/", "tmp/"} {
+		files = append(files, ctrdFile{name: dir, dir: true, mode: 0o755})
+	}
+	files = append(files,
+		ctrdFile{name: "bin/busybox", mode: 0o755, data: bb},
+		ctrdFile{name: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")},
+		ctrdFile{name: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnogroup:x:65534:\n")})
+	applets := strings.Fields(string(list))
+	sort.Strings(applets)
+	for _, a := range applets {
+		if a != "busybox" {
+			files = append(files, ctrdFile{name: "bin/" + a, link: "busybox", mode: 0o777})
+		}
+	}
+	return ctrdTar(files)
+}
+
+// ctrdBlob is one content-addressed file of an OCI layout.
+type ctrdBlob struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int               `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Platform    map[string]string `json:"platform,omitempty"`
+	data        []byte
+}
+
+func ctrdNewBlob(mediaType string, data []byte) ctrdBlob {
+	sum := sha256.Sum256(data)
+	return ctrdBlob{MediaType: mediaType, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: len(data), data: data}
+}
+
+func ctrdJSONBlob(mediaType string, v any) (ctrdBlob, error) {
+	b, err := json.Marshal(v)
+	return ctrdNewBlob(mediaType, b), err
+}
+
+// ctrdWriteBusyboxArchive writes an OCI image layout tar (one manifest,
+// one uncompressed layer) naming the image ref.
+func ctrdWriteBusyboxArchive(path, ref string) error {
+	layerData, err := ctrdBusyboxLayer()
+	if err != nil {
+		return err
+	}
+	layer := ctrdNewBlob("application/vnd.oci.image.layer.v1.tar", layerData)
+	config, err := ctrdJSONBlob("application/vnd.oci.image.config.v1+json", map[string]any{
+		"architecture": ctrdrt.GOARCH,
+		"os":           "linux",
+		"created":      ctrdEpoch.Format(time.RFC3339),
+		"config": map[string]any{
+			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			"Cmd": []string{"sh"},
+		},
+		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{layer.Digest}},
+		"history": []map[string]string{{"created": ctrdEpoch.Format(time.RFC3339), "created_by": "urunc e2e: busybox-static"}},
+	})
+	if err != nil {
+		return err
+	}
+	manifest, err := ctrdJSONBlob("application/vnd.oci.image.manifest.v1+json", map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        config,
+		"layers":        []ctrdBlob{layer},
+	})
+	if err != nil {
+		return err
+	}
+	desc := manifest
+	desc.Platform = map[string]string{"architecture": ctrdrt.GOARCH, "os": "linux"}
+	desc.Annotations = map[string]string{
+		"io.containerd.image.name":          ref,
+		"org.opencontainers.image.ref.name": ref[strings.LastIndex(ref, ":")+1:],
+	}
+	index, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.index.v1+json",
+		"manifests":     []ctrdBlob{desc},
+	})
+	if err != nil {
+		return err
+	}
+	files := []ctrdFile{
+		{name: "oci-layout", mode: 0o644, data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{name: "index.json", mode: 0o644, data: index},
+		{name: "blobs/", dir: true, mode: 0o755},
+		{name: "blobs/sha256/", dir: true, mode: 0o755},
+	}
+	for _, b := range []ctrdBlob{layer, config, manifest} {
+		files = append(files, ctrdFile{name: "blobs/sha256/" + strings.TrimPrefix(b.Digest, "sha256:"), mode: 0o644, data: b.data})
+	}
+	archive, err := ctrdTar(files)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, archive, 0o644)
+}
+
+// ctrdNeedUrunc skips unless URUNC_BIN holds urunc and its shim.
+func ctrdNeedUrunc(t *testing.T) {
+	t.Helper()
+	bin := os.Getenv("URUNC_BIN")
+	if bin == "" {
+		t.Skip("URUNC_BIN not set: run through `make test`, which builds the binaries")
+	}
+	for _, b := range []string{"urunc", "containerd-shim-urunc-v2"} {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			t.Skipf("%s not built in %s: run `make`", b, bin)
+		}
+	}
+}
+
+func TestContainerdBusyboxRunc(t *testing.T) {
+	d := ctrdStart(t)
+	ref := ctrdImportBusybox(t, d)
+	out, errs, code := d.ctr("run", "--rm", ref, "t1", "echo", "hi")
+	if code != 0 || strings.TrimSpace(out) != "hi" {
+		t.Fatalf("ctr run (runc): exit %d, stdout %q, stderr %q; want exit 0, \"hi\"", code, out, errs)
+	}
+}
+
+func TestContainerdBusyboxUrunc(t *testing.T) {
+	ctrdNeedUrunc(t)
+	d := ctrdStart(t)
+	ref := ctrdImportBusybox(t, d)
+	out, errs, code := d.ctr("run", "--rm", "--runtime", ctrdUruncRuntime, ref, "t1", "echo", "hi")
+	if code != 0 || strings.TrimSpace(out) != "hi" {
+		t.Fatalf("ctr run (urunc): exit %d, stdout %q, stderr %q; want exit 0, \"hi\"", code, out, errs)
+	}
+	_, errs, code = d.ctr("run", "--rm", "--runtime", ctrdUruncRuntime, ref, "t2", "sh", "-c", "exit 5")
+	if code != 5 {
+		t.Fatalf("ctr run (urunc) sh -c 'exit 5': exit %d, stderr %q; want 5", code, errs)
+	}
+	// Detached: the task's shim must be urunc's, and kill/delete must work.
+	d.ctrOK("run", "-d", "--runtime", ctrdUruncRuntime, ref, "t3", "sleep", "60")
+	if shim := d.shimOf("t3"); shim != "containerd-shim-urunc-v2" {
+		t.Errorf("task t3 runs under shim %q, want containerd-shim-urunc-v2", shim)
+	}
+	d.ctrOK("tasks", "kill", "-s", "SIGKILL", "t3")
+	d.waitTaskStopped("t3", 20*time.Second)
+	d.ctrOK("tasks", "delete", "t3")
+	d.ctrOK("containers", "delete", "t3")
+}
+
+// shimOf returns the executable name of the shim serving task id.
+func (d *ctrdDaemon) shimOf(id string) string {
+	pids, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range pids {
+		b, err := os.ReadFile(filepath.Join(p, "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if ctrdHasFlag(argv, "-address", d.sock) && ctrdHasFlag(argv, "-id", id) {
+			return filepath.Base(argv[0])
+		}
+	}
+	return ""
+}
+
+func ctrdHasFlag(argv []string, flag, value string) bool {
+	for i := 0; i+1 < len(argv); i++ {
+		if argv[i] == flag && argv[i+1] == value {
+			return true
+		}
+	}
+	return false
+}
+
+// waitTaskStopped polls `ctr tasks ls` until task id is STOPPED.
+func (d *ctrdDaemon) waitTaskStopped(id string, timeout time.Duration) {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := d.ctrOK("tasks", "ls")
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == id && f[2] == "STOPPED" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("task %s not STOPPED after %v:\n%s", id, timeout, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ctrdNerdctlBusybox runs busybox through nerdctl on its default bridge
+// network (CNI) with runtime rt, checking output, eth0 and the exit status.
+func ctrdNerdctlBusybox(t *testing.T, d *ctrdDaemon, rt string) {
+	ref := ctrdImportBusybox(t, d)
+	out, errs, code := d.nerdctl("run", "--rm", "--runtime", rt, ref, "sh", "-c", "echo hi; ip -4 addr show eth0")
+	if code != 0 || !strings.HasPrefix(out, "hi\n") || !strings.Contains(out, "inet ") {
+		t.Fatalf("nerdctl run (%s): exit %d, stdout %q, stderr %q; want exit 0, \"hi\" and an eth0 address", rt, code, out, errs)
+	}
+	_, errs, code = d.nerdctl("run", "--rm", "--runtime", rt, ref, "sh", "-c", "exit 5")
+	if code != 5 {
+		t.Fatalf("nerdctl run (%s) sh -c 'exit 5': exit %d, stderr %q; want 5", rt, code, errs)
+	}
+}
+
+func TestContainerdNerdctlBusyboxRunc(t *testing.T) {
+	ctrdNerdctlBusybox(t, ctrdStart(t), "io.containerd.runc.v2")
+}
+
+func TestContainerdNerdctlBusyboxUrunc(t *testing.T) {
+	ctrdNeedUrunc(t)
+	d := ctrdStart(t)
+	ctrdNerdctlBusybox(t, d, ctrdUruncRuntime)
+}
