@@ -60,7 +60,7 @@ vet:
 # Everything: unit tests and, as root, the end-to-end tests on real QEMU.
 test: deps all kernel tools vet
 	@mkdir -p $(CACHE)
-	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
+	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) URUNIT_TEST_KERNEL=$(KERNEL) URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
 	@echo "== skipped tests and why:"; grep -A1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
 
 unit:

@@ -10,7 +10,7 @@ import (
 )
 
 func TestLinuxBoot(t *testing.T) {
-	const base = "console=ttyS0 panic=-1 reboot=t quiet rdinit=/.urunit/urunit"
+	const base = "console=ttyS0 panic=-1 reboot=t quiet loglevel=3 rdinit=/.urunit/urunit"
 	cases := []struct {
 		name string
 		spec Spec

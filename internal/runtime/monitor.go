@@ -14,6 +14,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/guest"
 	"github.com/urunc-dev/urunc/internal/initrd"
+	"github.com/urunc-dev/urunc/internal/unikernel"
 	"github.com/urunc-dev/urunc/internal/urunit"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
@@ -82,10 +83,23 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 			return err
 		}
 	}
-	if err := initrd.Build(out, rootfsDir(vs, s), files); err != nil {
+	rootfs := rootfsDir(vs, s)
+	if err := initrd.BuildOmitting(out, rootfs, files, imageFiles(rootfs, meta)); err != nil {
 		return fmt.Errorf("build initrd from rootfs: %w", err)
 	}
 	return out.Close()
+}
+
+// imageFiles are the rootfs-relative paths of the kernel, initrd and block
+// image: the guest boots from them, it need not carry them in its initrd.
+func imageFiles(rootfs string, meta *unikernel.Config) []string {
+	var out []string
+	for _, p := range []string{meta.KernelPath, meta.InitrdPath, meta.BlockPath} {
+		if rel, err := filepath.Rel(rootfs, p); err == nil && p != "" && !strings.HasPrefix(rel, "..") {
+			out = append(out, rel)
+		}
+	}
+	return out
 }
 
 func rootfsDir(vs *vmSetup, s *specs.Spec) string {

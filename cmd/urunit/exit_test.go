@@ -1,0 +1,63 @@
+package main
+
+import (
+	"syscall"
+	"testing"
+)
+
+func TestExitActionFor(t *testing.T) {
+	tests := []struct {
+		status int
+		want   exitAction
+		qemu   int // the status QEMU exits with
+	}{
+		{0, exitAction{reboot: true}, 0},
+		{1, exitAction{value: 0}, 1},
+		{2, exitAction{value: 1}, 3},
+		{3, exitAction{value: 1}, 3},
+		{126, exitAction{value: 63}, 127},
+		{127, exitAction{value: 63}, 127},
+		{137, exitAction{value: 68}, 137},
+		{255, exitAction{value: 127}, 255},
+		{256, exitAction{reboot: true}, 0},
+		{-1, exitAction{value: 127}, 255},
+	}
+	for _, tc := range tests {
+		got := exitActionFor(tc.status)
+		if got != tc.want {
+			t.Errorf("exitActionFor(%d) = %+v, want %+v", tc.status, got, tc.want)
+		}
+		if qemu := qemuStatus(got); qemu != tc.qemu {
+			t.Errorf("status %d: QEMU exits %d, want %d", tc.status, qemu, tc.qemu)
+		}
+	}
+}
+
+// qemuStatus is what QEMU -no-reboot with isa-debug-exit exits with.
+func qemuStatus(a exitAction) int {
+	if a.reboot {
+		return 0
+	}
+	return int(a.value)<<1 | 1
+}
+
+func TestWaitStatusCode(t *testing.T) {
+	tests := []struct {
+		name string
+		ws   syscall.WaitStatus // raw wait(2) status
+		want int
+	}{
+		{"exit 0", 0, 0},
+		{"exit 3", 3 << 8, 3},
+		{"exit 255", 255 << 8, 255},
+		{"SIGKILL", syscall.WaitStatus(syscall.SIGKILL), 137},
+		{"SIGSEGV with core dump", syscall.WaitStatus(syscall.SIGSEGV) | 0x80, 139},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := waitStatusCode(tc.ws); got != tc.want {
+				t.Errorf("waitStatusCode(%#x) = %d, want %d", uint32(tc.ws), got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,72 @@
+// Command urunit is the init (PID 1) of single-application Linux guests.
+//
+// The kernel starts it from the initramfs (rdinit=/.urunit/urunit). It mounts
+// the pseudo file systems the application expects, reads the application's
+// urunit.Config, runs the application as its only child, reaps every process
+// that is re-parented to it, and finally ends the VM with the application's
+// exit status using the protocol documented in internal/urunit.
+//
+// Build it static: CGO_ENABLED=0 go build ./cmd/urunit.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urunc-dev/urunc/internal/urunit"
+)
+
+// Exit statuses for failures of urunit itself, as a shell would report them.
+const (
+	statusFailure    = 1   // urunit could not prepare the guest
+	statusNotRunning = 126 // the application exists but could not be executed
+	statusNotFound   = 127 // the application was not found
+)
+
+func main() {
+	status := statusFailure
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "urunit: internal error: %v\n", r)
+		}
+		halt(status) // PID 1 must never return
+	}()
+	status = run()
+}
+
+// run prepares the guest, runs the application and returns the exit status
+// to report to the host.
+func run() int {
+	signals := catchSignals()
+	if err := mountAll(); err != nil {
+		return fail("mount file systems", err, statusFailure)
+	}
+	setupConsole()
+	cfg, err := loadConfig(urunit.ConfigPath)
+	if err != nil {
+		return fail("read config", err, statusFailure)
+	}
+	pid, err := startApp(cfg)
+	if err != nil {
+		return fail(fmt.Sprintf("start %q", cfg.Args[0]), err, startFailureStatus(err))
+	}
+	forwardSignals(signals, pid)
+	return waitApp(pid)
+}
+
+// fail prints one line about what failed to the console and returns status.
+func fail(what string, err error, status int) int {
+	fmt.Fprintf(os.Stderr, "urunit: %s: %v\n", what, err)
+	return status
+}
+
+// startFailureStatus maps an error from startApp to the status a shell
+// reports: 127 when the program (or its ELF interpreter) does not exist, 126
+// when it exists but cannot be executed.
+func startFailureStatus(err error) int {
+	if errors.Is(err, errNotFound) || errors.Is(err, os.ErrNotExist) {
+		return statusNotFound
+	}
+	return statusNotRunning
+}
