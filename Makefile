@@ -1,7 +1,7 @@
 # urunc build, install, test and demo.
 GO       ?= go
 BIN      ?= $(CURDIR)/bin
-CACHE    ?= $(CURDIR)/_cache
+CACHE    ?= /var/cache/urunc
 KERNEL   ?= $(CACHE)/kernel/vmlinuz
 TOOLS    ?= $(CACHE)/tools
 PREFIX   ?= /usr/local

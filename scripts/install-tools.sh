@@ -3,7 +3,7 @@
 # ctr and containerd-shim-runc-v2, nerdctl, runc (built with seccomp, for
 # side-by-side comparisons), and Debian's CNI plugins (in /usr/lib/cni).
 #
-#   scripts/install-tools.sh [DEST]      DEST defaults to _cache/tools
+#   scripts/install-tools.sh [DEST]      DEST defaults to /var/cache/urunc/tools
 #
 # The versions live in tools/<tool>/go.mod and go.sum (one module per tool:
 # nerdctl 1.7 and containerd 2.x cannot share one build list). A tool is
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dest=${1:-$repo/_cache/tools}
+dest=${1:-/var/cache/urunc/tools}
 go=${GO:-go}
 
 die() { echo "install-tools: $*" >&2; exit 1; }

@@ -57,7 +57,7 @@ func ctrdStart(t *testing.T) *ctrdDaemon {
 	}
 	d := &ctrdDaemon{t: t, repo: repo, tools: os.Getenv("URUNC_TOOLS"), bin: os.Getenv("URUNC_BIN")}
 	if d.tools == "" {
-		d.tools = filepath.Join(repo, "_cache", "tools")
+		d.tools = "/var/cache/urunc/tools"
 	}
 	for _, b := range ctrdTools {
 		if _, err := os.Stat(filepath.Join(d.tools, b)); err != nil {
@@ -84,7 +84,14 @@ func (d *ctrdDaemon) script(verb string) (string, error) {
 	c := exec.CommandContext(ctx, filepath.Join(d.repo, "scripts", "containerd.sh"), verb, d.dir)
 	c.Env = append(os.Environ(), "TOOLS="+d.tools)
 	if d.bin != "" {
-		c.Env = append(c.Env, "URUNC_BIN="+d.bin)
+		// urunc, started by the shim, reads this config: urunit from the build.
+		// Beside DIR, not in it: containerd.sh only takes an empty DIR.
+		conf := d.dir + "-urunc.toml"
+		d.t.Cleanup(func() { os.Remove(conf) })
+		if err := os.WriteFile(conf, []byte("[linux]\nurunit = \""+filepath.Join(d.bin, "urunit")+"\"\n"), 0o644); err != nil {
+			return "", err
+		}
+		c.Env = append(c.Env, "URUNC_BIN="+d.bin, "URUNC_CONFIG="+conf)
 	}
 	out, err := c.CombinedOutput()
 	return string(out), err

@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// packHello builds a Linux-guest image of the hello app with urunc-pack
+// and imports it; cmd are hello's arguments (status, seconds).
+func packHello(t *testing.T, e *env, d *ctrdDaemon, ref string, cmd ...string) string {
+	t.Helper()
+	rootfs := t.TempDir()
+	copyFile(t, filepath.Join(e.bin, "hello"), filepath.Join(rootfs, "hello"), 0o755)
+	archive := filepath.Join(t.TempDir(), "hello.tar")
+	args := []string{"--kernel", e.kernel, "--type", "linux", "--hypervisor", "qemu",
+		"--rootfs", rootfs, "--entrypoint", "/hello", "--tag", ref, "--output", archive}
+	for _, c := range cmd {
+		args = append(args, "--cmd", c)
+	}
+	if out, err := exec.Command(filepath.Join(e.bin, "urunc-pack"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("urunc-pack: %v\n%s", err, out)
+	}
+	d.ctrOK("images", "import", archive)
+	return ref
+}
+
+// uruncCtrd starts a containerd for unikernel tests, or skips.
+func uruncCtrd(t *testing.T) (*env, *ctrdDaemon) {
+	e := setup(t, true)
+	if _, err := os.Stat(filepath.Join(e.bin, "urunc-pack")); err != nil {
+		t.Skip("urunc-pack not built: run `make`")
+	}
+	ctrdNeedUrunc(t)
+	return e, ctrdStart(t)
+}
+
+func TestCtrRunUnikernel(t *testing.T) {
+	e, d := uruncCtrd(t)
+	ref := packHello(t, e, d, "urunc.local/hello:exit3", "3")
+	out, errs, code := d.ctr("run", "--rm", "--runtime", ctrdUruncRuntime, ref, "u1")
+	if code != 3 || !strings.Contains(out, "hello from guest") {
+		t.Fatalf("ctr run: exit %d, stdout %q, stderr %q; want 3 and the guest's line", code, out, errs)
+	}
+}
+
+// taskPid returns the PID and status columns of `ctr task ls` for id.
+func (d *ctrdDaemon) taskPid(id string) (int, string) {
+	for _, line := range strings.Split(d.ctrOK("tasks", "ls"), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == id {
+			pid, _ := strconv.Atoi(f[1])
+			return pid, f[2]
+		}
+	}
+	return 0, ""
+}
+
+func TestCtrDetachedUnikernel(t *testing.T) {
+	e, d := uruncCtrd(t)
+	ref := packHello(t, e, d, "urunc.local/hello:sleep", "0", "600")
+	d.ctrOK("run", "-d", "--runtime", ctrdUruncRuntime, ref, "u2")
+	pid, status := d.taskPid("u2")
+	if status != "RUNNING" || !strings.Contains(exeOf(strconv.Itoa(pid)), "qemu-system") {
+		t.Fatalf("task u2: pid %d (%s) status %q, want RUNNING with the VMM's pid", pid, exeOf(strconv.Itoa(pid)), status)
+	}
+	d.ctrOK("tasks", "kill", "u2")
+	d.waitTaskStopped("u2", 10*time.Second)
+	d.ctrOK("tasks", "delete", "u2")
+	d.ctrOK("containers", "delete", "u2")
+	d.assertNoVMM(t)
+}
+
+// Containerd restarts while a unikernel runs: the shim keeps it, and the
+// new containerd sees it RUNNING and can kill and delete it.
+func TestContainerdRestartWithUnikernel(t *testing.T) {
+	e, d := uruncCtrd(t)
+	ref := packHello(t, e, d, "urunc.local/hello:sleep", "0", "600")
+	d.ctrOK("run", "-d", "--runtime", ctrdUruncRuntime, ref, "u3")
+	before, _ := d.taskPid("u3")
+	d.restart(t)
+	pid, status := d.taskPid("u3")
+	if status != "RUNNING" || pid != before {
+		t.Fatalf("after containerd restart: task u3 pid %d status %q, want RUNNING pid %d", pid, status, before)
+	}
+	d.ctrOK("tasks", "kill", "-s", "SIGKILL", "u3")
+	d.waitTaskStopped("u3", 10*time.Second)
+	d.ctrOK("tasks", "delete", "u3")
+	d.ctrOK("containers", "delete", "u3")
+	d.assertNoVMM(t)
+}
+
+// restart stops containerd (not its shims) and starts it again.
+func (d *ctrdDaemon) restart(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.dir, "containerd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("stop containerd: %v", err)
+	}
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, err := d.script("start"); err != nil {
+		t.Fatalf("restart containerd: %v\n%s", err, out)
+	}
+}
+
+// assertNoVMM fails if a QEMU process is left or urunc state remains
+// under this daemon's namespace.
+func (d *ctrdDaemon) assertNoVMM(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(processesOf("qemu-system")) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if p := processesOf("qemu-system"); len(p) > 0 {
+		t.Errorf("VMM processes left: %v", p)
+	}
+	state := filepath.Join("/run/containerd/runc", d.ns)
+	entries, _ := os.ReadDir(state)
+	for _, en := range entries {
+		if en.Name() == ".urunc" {
+			if left, _ := os.ReadDir(filepath.Join(state, ".urunc")); len(left) > 0 {
+				t.Errorf("vm folders left: %v", left)
+			}
+			continue
+		}
+		t.Errorf("runtime state left: %s", en.Name())
+	}
+}
