@@ -34,6 +34,17 @@ type Spec struct {
 	GID     uint32
 	Cmdline string // com.urunc.unikernel.cmdline, if the image set one
 	Version string // com.urunc.unikernel.unikernelVersion
+	Net     *Net   `json:",omitempty"` // the container's network; nil for none
+}
+
+// Net is the container network the guest takes over: the address of the
+// container's interface, its gateway and the container's resolvers.
+type Net struct {
+	IP        string   // IPv4 address
+	PrefixLen int      // e.g. 24
+	Gateway   string   // default gateway, "" for none
+	DNS       []string // nameservers from the container's resolv.conf
+	MTU       int
 }
 
 // Boot is what the guest asks of the VMM.

@@ -1,63 +1,108 @@
 // Package launcher is the step that runs inside the container at start: it
-// reads the VM plan that create wrote, builds the VMM's final argv and
-// execs it, so that the VMM becomes the container's pid 1.
+// reads the VM plan that create wrote and the network that start found,
+// builds the guest's command line and the VMM's final argv, and execs the
+// VMM, so that the VMM becomes the container's pid 1.
 package launcher
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/urunc-dev/urunc/internal/guest"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
-// Plan is what the launcher needs to exec the VMM.
+// Plan is what create decided: everything but the network.
 type Plan struct {
-	VMM  vmm.Name `json:"vmm"`
-	Spec vmm.Spec `json:"spec"`
+	VMM          vmm.Name   `json:"vmm"`
+	Spec         vmm.Spec   `json:"spec"` // Cmdline, ExitDevice and Net are filled at launch
+	Guest        guest.Type `json:"guest"`
+	GuestSpec    guest.Spec `json:"guestSpec"`
+	ExtraCmdline string     `json:"extraCmdline,omitempty"` // host-configured kernel parameters
 }
 
-// ReadPlan reads a plan written by the runtime.
-func ReadPlan(path string) (Plan, error) {
-	var p Plan
-	data, err := os.ReadFile(path)
+// Network is the container network that start handed to the guest.
+type Network struct {
+	Interface string   `json:"interface"` // container interface redirected to the tap
+	Tap       string   `json:"tap"`
+	MAC       string   `json:"mac"`
+	IP        string   `json:"ip"`
+	PrefixLen int      `json:"prefixLen"`
+	Gateway   string   `json:"gateway,omitempty"`
+	MTU       int      `json:"mtu"`
+	DNS       []string `json:"dns,omitempty"`
+}
+
+// Files in the folder that create and start share with the launcher.
+const (
+	PlanFile    = "vm.json"
+	NetworkFile = "net.json"
+)
+
+// Argv returns the VMM command line for a plan and an optional network.
+func Argv(p Plan, n *Network) ([]string, error) {
+	g, err := guest.Get(p.Guest)
 	if err != nil {
-		return p, fmt.Errorf("read vm plan: %w", err)
+		return nil, err
 	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		return p, fmt.Errorf("parse vm plan %s: %w", path, err)
+	gs := p.GuestSpec
+	if n != nil {
+		gs.Net = &guest.Net{IP: n.IP, PrefixLen: n.PrefixLen, Gateway: n.Gateway, DNS: n.DNS, MTU: n.MTU}
 	}
-	return p, nil
-}
-
-// Argv returns the VMM command line for a plan.
-func Argv(p Plan) ([]string, error) {
+	boot, err := g.Boot(gs)
+	if err != nil {
+		return nil, fmt.Errorf("guest %s: %w", p.Guest, err)
+	}
 	v, err := vmm.Get(p.VMM)
 	if err != nil {
 		return nil, err
 	}
-	args, err := v.Args(p.Spec)
+	spec := p.Spec
+	spec.Cmdline = strings.TrimSpace(boot.Cmdline + " " + p.ExtraCmdline)
+	spec.ExitDevice = boot.ExitDevice
+	if n != nil {
+		spec.Net = &vmm.NetDevice{Tap: n.Tap, MAC: n.MAC}
+	}
+	args, err := v.Args(spec)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.VMM, err)
 	}
 	return args, nil
 }
 
-// Exec replaces the current process with the VMM of the plan at path. It
+// Exec replaces the current process with the VMM of the plan in dir. It
 // returns only on failure.
-func Exec(path string) error {
-	p, err := ReadPlan(path)
-	if err != nil {
+func Exec(dir string) error {
+	var p Plan
+	if err := readJSON(dir+"/"+PlanFile, &p); err != nil {
 		return err
 	}
-	argv, err := Argv(p)
+	var n *Network
+	if err := readJSON(dir+"/"+NetworkFile, &n); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	argv, err := Argv(p, n)
 	if err != nil {
 		return err
 	}
 	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
 		return fmt.Errorf("exec %s %q: %w", p.VMM, argv[0], err)
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
 	}
 	return nil
 }

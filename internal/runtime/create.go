@@ -83,12 +83,15 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 		undo()
 		return nil, nil, nil, err
 	}
-	vmUndo := undo
 	return c, cspec.Process, func() {
 		if err := c.Destroy(); err != nil {
-			r.Log.WithError(err).Warn("destroy after failed start")
+			r.Log.WithError(err).Warn("destroy container")
 		}
-		vmUndo()
+		if meta != nil {
+			if err := r.removeVM(opts.ID, c); err != nil {
+				r.Log.WithError(err).Warn("remove vm")
+			}
+		}
 	}, nil
 }
 

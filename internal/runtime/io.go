@@ -29,7 +29,12 @@ type IOOpts struct {
 func (r *Runtime) startProcess(c *libcontainer.Container, sp *specs.Process, o IOOpts, run bool) (int, error) {
 	action := c.Start
 	if run {
-		action = c.Run
+		action = func(p *libcontainer.Process) error {
+			if err := c.Start(p); err != nil {
+				return err
+			}
+			return r.exec(c) // what `urunc start` would do
+		}
 	}
 	return r.runProcess(sp, o, o.Detach || !run, true, action)
 }

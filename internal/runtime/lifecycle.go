@@ -22,10 +22,7 @@ func (r *Runtime) Start(id string) error {
 	}
 	switch st {
 	case libcontainer.Created:
-		if err := c.Exec(); err != nil {
-			return fmt.Errorf("start container %q: %w", id, err)
-		}
-		return nil
+		return r.exec(c)
 	case libcontainer.Stopped:
 		return fmt.Errorf("cannot start container %q: it has stopped", id)
 	case libcontainer.Running:
@@ -33,6 +30,20 @@ func (r *Runtime) Start(id string) error {
 	default:
 		return fmt.Errorf("cannot start container %q in state %s", id, st)
 	}
+}
+
+// exec releases a created container's process; a unikernel's network is
+// wired first, as the launcher needs it.
+func (r *Runtime) exec(c *libcontainer.Container) error {
+	if r.isUnikernel(c.ID()) {
+		if err := r.setupNetwork(c.ID(), c); err != nil {
+			return fmt.Errorf("start container %q: %w", c.ID(), err)
+		}
+	}
+	if err := c.Exec(); err != nil {
+		return fmt.Errorf("start container %q: %w", c.ID(), err)
+	}
+	return nil
 }
 
 // Kill sends sig to the container's init; for a unikernel that is the VMM.
@@ -83,7 +94,16 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err != nil {
 		return fmt.Errorf("delete container %q: %w", id, err)
 	}
+	return r.removeVM(id, c)
+}
+
+// removeVM undoes what start and create set up for a unikernel container.
+func (r *Runtime) removeVM(id string, c *libcontainer.Container) error {
+	err := r.teardownNetwork(id, c)
 	r.removeVMDir(id)
+	if err != nil {
+		return fmt.Errorf("delete container %q: %w", id, err)
+	}
 	return nil
 }
 

@@ -28,8 +28,10 @@ var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/l
 // becomes the container's root, the plan and, for Linux guests, the initrd.
 func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	vs.dir = r.vmDir(id)
-	if err := os.MkdirAll(filepath.Join(vs.dir, "rootfs"), 0o711); err != nil {
-		return fmt.Errorf("create vm folder: %w", err)
+	for _, d := range []string{"rootfs", shareDir} {
+		if err := os.MkdirAll(filepath.Join(vs.dir, d), 0o711); err != nil {
+			return fmt.Errorf("create vm folder: %w", err)
+		}
 	}
 	if err := mirrorHostLinks(filepath.Join(vs.dir, "rootfs")); err != nil {
 		return err
@@ -143,15 +145,19 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 	out := *s
 	out.Root = &specs.Root{Path: filepath.Join(vs.dir, "rootfs"), Readonly: true}
 	proc := *s.Process
-	proc.Args = []string{monitorSelf, "launch", monitorPlan}
+	proc.Args = []string{monitorSelf, "launch", monitorShare}
 	proc.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}
 	proc.Cwd = "/"
 	out.Process = &proc
 	out.Mounts = append(append([]specs.Mount{}, s.Mounts...), monitorMounts(vs, self)...)
 	linux := *s.Linux
 	out.Linux = &linux
+	devices := []string{"/dev/net/tun"} // the VMM attaches to the tap start creates
 	if vs.plan.Spec.Accel == vmm.AccelKVM {
-		if err := addDevice(&out, "/dev/kvm"); err != nil {
+		devices = append(devices, "/dev/kvm")
+	}
+	for _, d := range devices {
+		if err := addDevice(&out, d); err != nil {
 			return nil, err
 		}
 	}
@@ -181,7 +187,7 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 	}
 	ms = append(ms,
 		roBind(self, monitorSelf),
-		roBind(filepath.Join(vs.dir, planFile), monitorPlan),
+		roBind(filepath.Join(vs.dir, shareDir), monitorShare),
 		roBind(vs.meta.KernelPath, monitorKernel),
 	)
 	if vs.initrd != "" {

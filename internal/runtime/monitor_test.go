@@ -36,7 +36,7 @@ func TestMonitorSpec(t *testing.T) {
 	if out.Root.Path != "/run/urunc/.urunc/c1/rootfs" || !out.Root.Readonly {
 		t.Errorf("root = %+v, want the read-only monitor root", out.Root)
 	}
-	if got := strings.Join(out.Process.Args, " "); got != "/urunc/urunc launch /urunc/vm.json" {
+	if got := strings.Join(out.Process.Args, " "); got != "/urunc/urunc launch /urunc/share" {
 		t.Errorf("process.args = %q", got)
 	}
 	if strings.Contains(strings.Join(out.Process.Env, " "), "SECRET") {
@@ -51,7 +51,7 @@ func TestMonitorSpec(t *testing.T) {
 	}
 	for dst, src := range map[string]string{
 		"/urunc/urunc":   "/usr/local/bin/urunc",
-		"/urunc/vm.json": filepath.Join("/run/urunc/.urunc/c1", planFile),
+		"/urunc/share":   filepath.Join("/run/urunc/.urunc/c1", shareDir),
 		"/urunc/kernel":  "/bundle/rootfs/boot/vmlinuz",
 		"/urunc/initrd":  "/run/urunc/.urunc/c1/initrd",
 	} {

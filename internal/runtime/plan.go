@@ -19,10 +19,10 @@ import (
 const (
 	monitorDir    = "/urunc"
 	monitorSelf   = monitorDir + "/urunc"
-	monitorPlan   = monitorDir + "/" + planFile
+	monitorShare  = monitorDir + "/share" // read-only view of the VM folder's share/
 	monitorKernel = monitorDir + "/kernel"
 	monitorInitrd = monitorDir + "/initrd"
-	planFile      = "vm.json"
+	shareDir      = "share" // in the VM folder: plan and network for the launcher
 )
 
 // Annotations urunc adds to the container's state so users can see how the
@@ -68,36 +68,29 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	if err != nil {
 		return nil, err
 	}
-	boot, err := g.Boot(guestSpec(meta, s))
-	if err != nil {
-		return nil, fmt.Errorf("guest %s: %w", meta.Type, err)
-	}
 	vs := vmm.Spec{
 		Binary:       bin,
 		Kernel:       monitorKernel,
 		KernelFormat: format,
-		Cmdline:      joinCmdline(boot.Cmdline, r.Config.Linux.KernelArgs, meta.Type),
 		MemoryMiB:    mem,
 		VCPUs:        vcpus(r, s),
 		Accel:        accel,
-		ExitDevice:   boot.ExitDevice,
 		HostTSCkHz:   vmm.HostTSCkHz(),
 		Sandbox:      r.Config.QEMU.Sandbox,
 	}
 	if meta.InitrdPath != "" || meta.Type == string(guest.Linux) {
 		vs.Initrd = monitorInitrd
 	}
-	if _, err := v.Args(vs); err != nil {
-		return nil, fmt.Errorf("hypervisor %s: %w", v.Name(), err)
+	plan := launcher.Plan{VMM: v.Name(), Spec: vs, Guest: g.Type(), GuestSpec: guestSpec(meta, s)}
+	if g.Type() == guest.Linux {
+		plan.ExtraCmdline = r.Config.Linux.KernelArgs
 	}
-	return &vmSetup{meta: meta, plan: launcher.Plan{VMM: v.Name(), Spec: vs}}, nil
-}
-
-func joinCmdline(base, extra, typ string) string {
-	if extra == "" || typ != string(guest.Linux) {
-		return base
+	// The launcher builds the final argv at start, once the network is
+	// known; building it now without one catches every other error here.
+	if _, err := launcher.Argv(plan, nil); err != nil {
+		return nil, err
 	}
-	return base + " " + extra
+	return &vmSetup{meta: meta, plan: plan}, nil
 }
 
 // vmmBinary finds the host's VMM executable; the image never supplies it.
@@ -165,11 +158,26 @@ func guestSpec(meta *unikernel.Config, s *specs.Spec) guest.Spec {
 
 // writePlan stores the plan atomically in the VM folder.
 func writePlan(dir string, p launcher.Plan) error {
-	data, err := json.Marshal(p)
+	return writeJSON(filepath.Join(dir, shareDir, launcher.PlanFile), p)
+}
+
+func readJSONFile(path string, v any) error {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("encode plan: %w", err)
+		return fmt.Errorf("read %s: %w", path, err)
 	}
-	return writeFileAtomic(filepath.Join(dir, planFile), data, 0o644)
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	return writeFileAtomic(path, data, 0o644)
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {

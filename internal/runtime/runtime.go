@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/urunc-dev/urunc/internal/config"
+	"github.com/urunc-dev/urunc/internal/launcher"
 )
 
 // Runtime holds what every verb needs: where state lives and how to log.
@@ -52,7 +53,7 @@ func (r *Runtime) vmDir(id string) string {
 
 // isUnikernel tells whether container id was created as a unikernel.
 func (r *Runtime) isUnikernel(id string) bool {
-	_, err := os.Stat(filepath.Join(r.vmDir(id), planFile))
+	_, err := os.Stat(filepath.Join(r.vmDir(id), shareDir, launcher.PlanFile))
 	return err == nil
 }
 

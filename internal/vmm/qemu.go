@@ -32,6 +32,16 @@ const (
 	machinePC      = "pc"
 
 	qemuConsoleID = "con0"
+	qemuControlID = "ctl0"
+
+	// qemuControlIndex is the ISA serial index of the control port: COM2
+	// (I/O 0x2f8, IRQ 3), the guest's ttyS1. Set explicitly so that it does
+	// not depend on how many serial ports come before it.
+	qemuControlIndex = 1
+
+	// maxSocketPath is the longest UNIX socket path QEMU can listen on
+	// (sizeof sun_path, the terminating NUL left out).
+	maxSocketPath = 107
 )
 
 // Validate checks a Spec without building argv. Every error wraps
@@ -56,6 +66,10 @@ func (qemu) Validate(s Spec) error {
 		return invalid("Net.Tap", "tap device name is empty")
 	case s.Net != nil && !validMAC(s.Net.MAC):
 		return invalid("Net.MAC", "%q is not a MAC address", s.Net.MAC)
+	case len(s.ControlSocket) > maxSocketPath:
+		return invalid("ControlSocket", "%q is longer than %d bytes", s.ControlSocket, maxSocketPath)
+	case strings.ContainsRune(s.ControlSocket, 0):
+		return invalid("ControlSocket", "contains a NUL byte")
 	}
 	_, err := qemuMachine(s.KernelFormat)
 	return err
@@ -112,6 +126,9 @@ func (q qemu) Args(s Spec) ([]string, error) {
 		args = append(args, "-device",
 			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x02", urunit.ExitPort))
 	}
+	if s.ControlSocket != "" {
+		args = append(args, qemuControlArgs(s.ControlSocket)...)
+	}
 	if s.QMPSocket != "" {
 		args = append(args, "-qmp", "unix:"+EscapeOptValue(s.QMPSocket)+",server=on,wait=off")
 	}
@@ -137,6 +154,17 @@ func qemuNetArgs(n NetDevice, machine string) []string {
 	return []string{
 		"-netdev", "tap,id=net0,ifname=" + EscapeOptValue(n.Tap) + ",script=no,downscript=no,vhost=" + vhost,
 		"-device", dev + ",netdev=net0,mac=" + n.MAC,
+	}
+}
+
+// qemuControlArgs adds urunit's control port: a second ISA serial port
+// whose backend listens on path. wait=off lets the VM start before anyone
+// connects; QEMU accepts one client at a time and listens again after it
+// closes.
+func qemuControlArgs(path string) []string {
+	return []string{
+		"-chardev", "socket,id=" + qemuControlID + ",path=" + EscapeOptValue(path) + ",server=on,wait=off",
+		"-device", "isa-serial,chardev=" + qemuControlID + ",index=" + strconv.Itoa(qemuControlIndex),
 	}
 }
 

@@ -43,6 +43,11 @@ func TestQEMUArgsGolden(t *testing.T) {
 			s.KernelFormat = FormatMultiboot
 			s.Net = &NetDevice{Tap: "tap,0", MAC: "02:42:0a:04:00:05", VhostNet: true}
 		},
+		"control-microvm": func(s *Spec) { s.ControlSocket = "/urunc/control.sock" },
+		"control-pc": func(s *Spec) {
+			s.KernelFormat = FormatMultiboot
+			s.ControlSocket = "/run/urunc/ctr,1/control.sock"
+		},
 		"paths-with-space-and-comma": func(s *Spec) {
 			s.Binary = "/opt/my qemu/qemu-system-x86_64"
 			s.Kernel = "/root fs/boot/vmlinuz,v1"
@@ -126,6 +131,8 @@ func TestQEMUValidate(t *testing.T) {
 		{"multiboot2", func(s *Spec) { s.KernelFormat = FormatMultiboot2 }, "multiboot2", ErrNotSupported},
 		{"net without tap", func(s *Spec) { s.Net = &NetDevice{MAC: "02:00:00:00:00:01"} }, "Net.Tap", ErrInvalidSpec},
 		{"net bad mac", func(s *Spec) { s.Net = &NetDevice{Tap: "t", MAC: "02:00"} }, "Net.MAC", ErrInvalidSpec},
+		{"control socket too long", func(s *Spec) { s.ControlSocket = "/" + strings.Repeat("a", 107) }, "ControlSocket", ErrInvalidSpec},
+		{"nul in control socket", func(s *Spec) { s.ControlSocket = "/a\x00b" }, "ControlSocket", ErrInvalidSpec},
 	}
 	q := qemu{}
 	for _, c := range cases {

@@ -61,6 +61,11 @@ type Spec struct {
 	Sandbox      bool       // enable the VMM's own syscall sandbox
 	QMPSocket    string     // optional path of a QMP control socket
 	Net          *NetDevice // the guest's network interface; nil for none
+
+	// ControlSocket, when set, is the path of a UNIX socket the VMM listens
+	// on and wires to the guest's second serial port (urunit.ControlDevice),
+	// carrying urunit's control protocol.
+	ControlSocket string
 }
 
 // NetDevice is a guest network interface backed by a host tap device.

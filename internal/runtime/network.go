@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+
+	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-dev/urunc/internal/network"
+)
+
+// setupNetwork gives the VM the container's network. It runs at start, in
+// urunc on the host (where CAP_NET_ADMIN is), because every client has
+// configured the container's namespace by then: inside that namespace it
+// finds the interface, creates a tap owned by the VMM's user and redirects
+// all traffic between the two, then records what the launcher needs. A
+// container without an interface gives the guest no network.
+func (r *Runtime) setupNetwork(id string, c *libcontainer.Container) error {
+	st, err := c.State()
+	if err != nil {
+		return fmt.Errorf("network: container state: %w", err)
+	}
+	plan, err := r.readPlan(id)
+	if err != nil {
+		return err
+	}
+	var found *launcher.Network
+	err = network.InProcessNamespace(st.InitProcessPid, func() error {
+		found, err = attachTap(id, int(plan.GuestSpec.UID), int(plan.GuestSpec.GID))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	if found == nil {
+		return nil
+	}
+	conf, _ := os.ReadFile(filepath.Join("/proc", fmt.Sprint(st.InitProcessPid), "root/etc/resolv.conf"))
+	found.DNS = network.Nameservers(conf)
+	return writeJSON(filepath.Join(r.vmDir(id), shareDir, launcher.NetworkFile), found)
+}
+
+// attachTap wires a tap to the interface of the current network namespace.
+func attachTap(id string, uid, gid int) (*launcher.Network, error) {
+	ifc, err := network.Discover("")
+	if err != nil || ifc == nil {
+		return nil, err
+	}
+	tap := network.TapName(id)
+	if err := network.Setup(ifc, tap, uid, gid); err != nil {
+		return nil, err
+	}
+	n := &launcher.Network{
+		Interface: ifc.Name, Tap: tap, MAC: ifc.MAC.String(),
+		IP: ifc.IP.String(), PrefixLen: ifc.PrefixLen, MTU: ifc.MTU,
+	}
+	if ifc.Gateway != nil {
+		n.Gateway = ifc.Gateway.String()
+	}
+	return n, nil
+}
+
+// teardownNetwork removes the tap and the redirect from a network namespace
+// that outlives the container (a pod's, given by path in the spec). A
+// namespace the container owned alone is gone with its last process, and
+// the tap with it.
+func (r *Runtime) teardownNetwork(id string, c *libcontainer.Container) error {
+	var n launcher.Network
+	err := readJSONFile(filepath.Join(r.vmDir(id), shareDir, launcher.NetworkFile), &n)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cfg := c.Config()
+	path := cfg.Namespaces.PathOf(configs.NEWNET)
+	if path == "" {
+		return nil
+	}
+	err = network.InNamespace(path, func() error { return network.Teardown(n.Interface, n.Tap) })
+	if err != nil {
+		return fmt.Errorf("network teardown in %s: %w", path, err)
+	}
+	return nil
+}
+
+func (r *Runtime) readPlan(id string) (launcher.Plan, error) {
+	var p launcher.Plan
+	err := readJSONFile(filepath.Join(r.vmDir(id), shareDir, launcher.PlanFile), &p)
+	return p, err
+}
