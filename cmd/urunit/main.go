@@ -2,9 +2,10 @@
 //
 // The kernel starts it from the initramfs (rdinit=/.urunit/urunit). It mounts
 // the pseudo file systems the application expects, reads the application's
-// urunit.Config, runs the application as its only child, reaps every process
-// that is re-parented to it, and finally ends the VM with the application's
-// exit status using the protocol documented in internal/urunit.
+// urunit.Config, runs the application as its only child, passes on the
+// signals it receives or is asked for on the control channel, reaps every
+// process that is re-parented to it, and finally ends the VM with the
+// application's exit status. Both protocols are documented in internal/urunit.
 //
 // Build it static: CGO_ENABLED=0 go build ./cmd/urunit.
 package main
@@ -43,6 +44,7 @@ func run() int {
 		return fail("mount file systems", err, statusFailure)
 	}
 	setupConsole()
+	startControl(signals)
 	cfg, err := loadConfig(urunit.ConfigPath)
 	if err != nil {
 		return fail("read config", err, statusFailure)

@@ -50,10 +50,10 @@ func TestMonitorSpec(t *testing.T) {
 		mounts[m.Destination] = m
 	}
 	for dst, src := range map[string]string{
-		"/urunc/urunc":   "/usr/local/bin/urunc",
-		"/urunc/share":   filepath.Join("/run/urunc/.urunc/c1", shareDir),
-		"/urunc/kernel":  "/bundle/rootfs/boot/vmlinuz",
-		"/urunc/initrd":  "/run/urunc/.urunc/c1/initrd",
+		"/urunc/urunc":  "/usr/local/bin/urunc",
+		"/urunc/share":  filepath.Join("/run/urunc/.urunc/c1", shareDir),
+		"/urunc/kernel": "/bundle/rootfs/boot/vmlinuz",
+		"/urunc/initrd": "/run/urunc/.urunc/c1/initrd",
 	} {
 		m, ok := mounts[dst]
 		if !ok || m.Source != src || !hasOpt(m.Options, "ro") {
