@@ -2,7 +2,10 @@ package guest
 
 import (
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/urunc-dev/urunc/internal/urunit"
 )
@@ -37,6 +40,13 @@ func (linux) Boot(s Spec) (Boot, error) {
 		return Boot{}, err
 	}
 	cmdline := linuxBaseCmdline
+	if s.Net != nil {
+		ip, err := linuxIPParams(s.Net)
+		if err != nil {
+			return Boot{}, err
+		}
+		cmdline += " " + ip
+	}
 	if s.Cmdline != "" {
 		cmdline += " " + s.Cmdline
 	}
@@ -56,6 +66,38 @@ func LinuxInit(s Spec) (urunit.Config, error) {
 		UID:  s.UID,
 		GID:  s.GID,
 	}, nil
+}
+
+// linuxIPParams renders the network in the kernel's own ip= format
+// (ip=<client>::<gateway>:<netmask>:<host>:<device>:off:<dns0>:<dns1>), so
+// a kernel with IP_PNP configures eth0 itself and urunit does it otherwise;
+// urunit.mtu= carries the MTU, which ip= cannot.
+func linuxIPParams(n *Net) (string, error) {
+	ip := net.ParseIP(n.IP).To4()
+	if ip == nil || n.PrefixLen < 1 || n.PrefixLen > 32 {
+		return "", fmt.Errorf("linux guest: %w: network address %q/%d is not IPv4", ErrInvalidSpec, n.IP, n.PrefixLen)
+	}
+	gw := ""
+	if n.Gateway != "" {
+		g := net.ParseIP(n.Gateway).To4()
+		if g == nil {
+			return "", fmt.Errorf("linux guest: %w: gateway %q is not IPv4", ErrInvalidSpec, n.Gateway)
+		}
+		gw = g.String()
+	}
+	mask := net.IP(net.CIDRMask(n.PrefixLen, 32)).String()
+	fields := []string{ip.String(), "", gw, mask, "", "eth0", "off"}
+	for i, d := range n.DNS {
+		if i == 2 {
+			break // ip= has room for two resolvers
+		}
+		fields = append(fields, d)
+	}
+	param := "ip=" + strings.Join(fields, ":")
+	if n.MTU > 0 {
+		param += " urunit.mtu=" + strconv.Itoa(n.MTU)
+	}
+	return param, nil
 }
 
 func checkLinuxArgs(s Spec) error {

@@ -20,6 +20,10 @@ func TestLinuxBoot(t *testing.T) {
 		{"annotation appended", Spec{Args: []string{"/app"}, Cmdline: "console=hvc0 loglevel=7"},
 			base + " console=hvc0 loglevel=7"},
 		{"args stay off the cmdline", Spec{Args: []string{"/bin/echo", "a b", "--", "x=y"}, Env: []string{"A=1"}}, base},
+		{"network", Spec{Args: []string{"/app"}, Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", DNS: []string{"10.4.0.1", "9.9.9.9", "1.1.1.1"}, MTU: 1450}},
+			base + " ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1:9.9.9.9 urunit.mtu=1450"},
+		{"network without gateway or dns, before the annotation", Spec{Args: []string{"/app"}, Cmdline: "x=1", Net: &Net{IP: "192.168.1.2", PrefixLen: 30}},
+			base + " ip=192.168.1.2:::255.255.255.252::eth0:off x=1"},
 	}
 	g, err := Get(Linux)
 	if err != nil {
@@ -38,6 +42,22 @@ func TestLinuxBoot(t *testing.T) {
 	}
 	if base != linuxBaseCmdline || urunit.BinaryPath != "/.urunit/urunit" {
 		t.Errorf("base cmdline %q drifted from the documented one", linuxBaseCmdline)
+	}
+}
+
+func TestLinuxBootBadNetwork(t *testing.T) {
+	g, _ := Get(Linux)
+	for name, n := range map[string]*Net{
+		"ipv6":       {IP: "fd00::2", PrefixLen: 64},
+		"no prefix":  {IP: "10.0.0.2"},
+		"bad prefix": {IP: "10.0.0.2", PrefixLen: 33},
+		"bad gw":     {IP: "10.0.0.2", PrefixLen: 24, Gateway: "gw"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := g.Boot(Spec{Args: []string{"/app"}, Net: n}); !errors.Is(err, ErrInvalidSpec) {
+				t.Fatalf("Boot = %v, want ErrInvalidSpec", err)
+			}
+		})
 	}
 }
 

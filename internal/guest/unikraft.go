@@ -3,6 +3,7 @@ package guest
 import (
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,6 +54,13 @@ func (unikraft) Boot(s Spec) (Boot, error) {
 		return Boot{}, err
 	}
 	var params []string
+	if s.Net != nil {
+		net, err := unikraftNet(s.Net, newStyle)
+		if err != nil {
+			return Boot{}, err
+		}
+		params = append(params, net...)
+	}
 	if newStyle && len(s.Env) > 0 {
 		vars, err := unikraftEnvVars(s.Env)
 		if err != nil {
@@ -65,6 +73,35 @@ func (unikraft) Boot(s Spec) (Boot, error) {
 		return Boot{}, err
 	}
 	return Boot{Cmdline: unikraftJoin(params, app, s.Cmdline)}, nil
+}
+
+// unikraftNet renders the network for lwip's netdev parameters: one
+// netdev.ip=<ip>/<prefix>:<gw>[:<dns>] from Unikraft 0.16 on, the
+// netdev.ipv4_* triple before.
+func unikraftNet(n *Net, newStyle bool) ([]string, error) {
+	ip := net.ParseIP(n.IP).To4()
+	if ip == nil || n.PrefixLen < 1 || n.PrefixLen > 32 {
+		return nil, fmt.Errorf("unikraft guest: %w: network address %q/%d is not IPv4", ErrInvalidSpec, n.IP, n.PrefixLen)
+	}
+	gw := net.ParseIP(n.Gateway).To4()
+	if n.Gateway != "" && gw == nil {
+		return nil, fmt.Errorf("unikraft guest: %w: gateway %q is not IPv4", ErrInvalidSpec, n.Gateway)
+	}
+	if !newStyle {
+		out := []string{"netdev.ipv4_addr=" + ip.String()}
+		if gw != nil {
+			out = append(out, "netdev.ipv4_gw_addr="+gw.String())
+		}
+		return append(out, "netdev.ipv4_subnet_mask="+net.IP(net.CIDRMask(n.PrefixLen, 32)).String()), nil
+	}
+	v := fmt.Sprintf("netdev.ip=%s/%d:", ip, n.PrefixLen)
+	if gw != nil {
+		v += gw.String()
+	}
+	if len(n.DNS) > 0 {
+		v += ":" + n.DNS[0]
+	}
+	return []string{v}, nil
 }
 
 // unikraftJoin assembles parameters and application arguments.

@@ -28,6 +28,11 @@ func TestUnikraftBoot(t *testing.T) {
 		{"quoting", Spec{Args: []string{"/app", "a b", `say "hi"`, "it's", `'"`, "tab\there", "--"}},
 			`-- "a b" "say "'"'"hi"'"' "it's" "'"'"' "tab	here" --`},
 		{"stop and help in app args", Spec{Args: []string{"/app", "--", "help"}}, "-- -- help"},
+		{"network", Spec{Args: []string{"/app", "x"}, Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", DNS: []string{"10.4.0.1", "9.9.9.9"}}},
+			"netdev.ip=10.4.0.5/24:10.4.0.1:10.4.0.1 -- x"},
+		{"network without gateway and dns", Spec{Net: &Net{IP: "10.4.0.5", PrefixLen: 16}}, "netdev.ip=10.4.0.5/16: --"},
+		{"network before 0.16", Spec{Version: "0.15.2", Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1"}},
+			"netdev.ipv4_addr=10.4.0.5 netdev.ipv4_gw_addr=10.4.0.1 netdev.ipv4_subnet_mask=255.255.255.0 --"},
 	}
 	g, err := Get(Unikraft)
 	if err != nil {
@@ -49,6 +54,8 @@ func TestUnikraftBoot(t *testing.T) {
 func TestUnikraftBootErrors(t *testing.T) {
 	cases := map[string]Spec{
 		"empty arg":          {Args: []string{"/app", ""}},
+		"ipv6 network":       {Net: &Net{IP: "fd00::1", PrefixLen: 64}},
+		"bad gateway":        {Net: &Net{IP: "10.0.0.2", PrefixLen: 24, Gateway: "x"}},
 		"nul in arg":         {Args: []string{"/app", "a\x00b"}},
 		"env ends list":      {Env: []string{"A=x]"}},
 		"empty env":          {Env: []string{""}},
