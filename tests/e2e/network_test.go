@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// testNet is a pair of network namespaces made by the test: "ctr" plays the
+// container's namespace, "peer" the other end of a veth pair.
+type testNet struct {
+	t             *testing.T
+	ctr, peer     string // namespace names under /var/run/netns
+	ctrIP, peerIP string
+}
+
+func newTestNet(t *testing.T, n int) *testNet {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("ip (iproute2) not installed: run `make deps`")
+	}
+	tn := &testNet{t: t, ctr: fmt.Sprintf("urunc-e2e-c%d-%d", n, os.Getpid()), peer: fmt.Sprintf("urunc-e2e-p%d-%d", n, os.Getpid()),
+		ctrIP: fmt.Sprintf("10.213.%d.2", n), peerIP: fmt.Sprintf("10.213.%d.1", n)}
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", tn.ctr).Run()
+		exec.Command("ip", "netns", "del", tn.peer).Run()
+	})
+	veth, peer := fmt.Sprintf("ue%dc%d", n, os.Getpid()%10000), fmt.Sprintf("ue%dp%d", n, os.Getpid()%10000)
+	for _, c := range [][]string{
+		{"netns", "add", tn.ctr}, {"netns", "add", tn.peer},
+		{"link", "add", veth, "type", "veth", "peer", "name", peer},
+		{"link", "set", veth, "netns", tn.ctr, "name", "eth0"}, {"link", "set", peer, "netns", tn.peer, "name", "eth0"},
+		{"-n", tn.ctr, "addr", "add", tn.ctrIP + "/24", "dev", "eth0"}, {"-n", tn.peer, "addr", "add", tn.peerIP + "/24", "dev", "eth0"},
+		{"-n", tn.ctr, "link", "set", "eth0", "up"}, {"-n", tn.peer, "link", "set", "eth0", "up"},
+		{"-n", tn.ctr, "link", "set", "lo", "up"}, {"-n", tn.peer, "link", "set", "lo", "up"},
+		{"-n", tn.ctr, "route", "add", "default", "via", tn.peerIP},
+	} {
+		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", c, err, out)
+		}
+	}
+	return tn
+}
+
+// in runs a command inside one of the namespaces.
+func (tn *testNet) in(ns string, args ...string) string {
+	out, _ := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	return string(out)
+}
+
+// joinNetns makes a bundle use the namespace as its network namespace,
+// as CRI does with a pod's.
+func joinNetns(b *bundle, name string) {
+	for i, ns := range b.spec.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			b.spec.Linux.Namespaces[i].Path = "/var/run/netns/" + name
+		}
+	}
+}
+
+// The VM is wired to the container's interface with a tap and a tc
+// redirect, and delete leaves neither behind in a namespace that outlives it.
+func TestNetworkTapWiring(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	tn := newTestNet(t, 1)
+	b := e.linuxBundle(t, "0", "600")
+	joinNetns(b, tn.ctr)
+	r.ok("run", "-d", "--bundle", b.write(), "net1")
+	s := r.waitStatus("net1", "running", 10*time.Second)
+	if links := tn.in(tn.ctr, "ip", "-o", "link", "show", "type", "tun"); !strings.Contains(links, "urunc") {
+		t.Errorf("no tap in the container's namespace:\n%s", links)
+	}
+	if f := tn.in(tn.ctr, "tc", "filter", "show", "dev", "eth0", "ingress"); !strings.Contains(f, "mirred") {
+		t.Errorf("no redirect on eth0's ingress:\n%s", f)
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.Pid))
+	args := strings.ReplaceAll(string(cmdline), "\x00", " ")
+	if !strings.Contains(args, "-netdev tap") || !strings.Contains(args, "ip="+tn.ctrIP+"::"+tn.peerIP+":255.255.255.0") {
+		t.Errorf("VMM argv lacks the tap or the guest's address:\n%s", args)
+	}
+	r.ok("delete", "--force", "net1")
+	if links := tn.in(tn.ctr, "ip", "-o", "link", "show", "type", "tun"); strings.Contains(links, "urunc") {
+		t.Errorf("tap left after delete:\n%s", links)
+	}
+	if q := tn.in(tn.ctr, "tc", "qdisc", "show", "dev", "eth0", "ingress"); strings.Contains(q, "ingress") {
+		t.Errorf("ingress qdisc left after delete:\n%s", q)
+	}
+}
