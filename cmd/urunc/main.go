@@ -41,7 +41,7 @@ func main() {
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
 			listCommand, psCommand, execCommand, featuresCommand, pauseCommand, resumeCommand,
-			launchCommand,
+			launchCommand, stopWatchCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -92,7 +92,22 @@ func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 		SystemdCgroup: c.Bool("systemd-cgroup"),
 		Config:        cfg,
 		Log:           logrus.StandardLogger(),
+		GlobalArgs:    globalArgs(c),
 	}, nil
+}
+
+// globalArgs renders the global flags again for urunc's helper processes.
+func globalArgs(c *cli.Context) []string {
+	args := []string{"--root", c.String("root"), "--config", c.String("config"), "--log-format", c.String("log-format")}
+	if l := c.String("log"); l != "" {
+		args = append(args, "--log", l)
+	}
+	for _, b := range []string{"debug", "systemd-cgroup"} {
+		if c.Bool(b) {
+			args = append(args, "--"+b)
+		}
+	}
+	return args
 }
 
 // checkArgs enforces the number of positional arguments.

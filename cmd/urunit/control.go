@@ -10,9 +10,10 @@ import (
 	"github.com/urunc-dev/urunc/internal/urunit"
 )
 
-// serveControl reads control commands from r until it fails and puts each
-// signal asked for on signals. Bad lines get one warning each on warn.
-func serveControl(r io.Reader, signals chan<- os.Signal, warn io.Writer) {
+// serveControl reads control commands from r until it fails, puts each
+// signal asked for on signals and answers urunit.ControlAck on ack. Bad
+// lines get one warning each on warn and no answer.
+func serveControl(r io.Reader, ack io.Writer, signals chan<- os.Signal, warn io.Writer) {
 	br := bufio.NewReaderSize(r, urunit.MaxControlLine)
 	for {
 		line, err := readControlLine(br)
@@ -32,6 +33,9 @@ func serveControl(r io.Reader, signals chan<- os.Signal, warn io.Writer) {
 			continue
 		}
 		signals <- sig
+		if _, err := io.WriteString(ack, urunit.ControlAck); err != nil {
+			fmt.Fprintf(warn, "urunit: answer control channel: %v\n", err)
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ func startControl(signals chan<- os.Signal) {
 	if f == nil {
 		return
 	}
-	go serveControl(f, signals, os.Stderr)
+	go serveControl(f, f, signals, os.Stderr)
 }
 
 // openControl opens the control port in raw mode. It returns nil, nil when

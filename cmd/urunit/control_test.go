@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -30,9 +31,9 @@ func TestServeControl(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ch := make(chan os.Signal, 16)
-			var warn bytes.Buffer
+			var warn, ack bytes.Buffer
 			// One byte per read, as a serial port may deliver them.
-			serveControl(iotest.OneByteReader(strings.NewReader(tc.input)), ch, &warn)
+			serveControl(iotest.OneByteReader(strings.NewReader(tc.input)), &ack, ch, &warn)
 			close(ch)
 			var got []os.Signal
 			for sig := range ch {
@@ -40,6 +41,9 @@ func TestServeControl(t *testing.T) {
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("signals = %v, want %v", got, tc.want)
+			}
+			if want := strings.Repeat("ok\n", len(tc.want)); ack.String() != want {
+				t.Errorf("answers %q, want %q", ack.String(), want)
 			}
 			if n := strings.Count(warn.String(), "\n"); n != tc.wantWarns {
 				t.Errorf("%d warning lines, want %d:\n%s", n, tc.wantWarns, warn.String())
@@ -51,7 +55,7 @@ func TestServeControl(t *testing.T) {
 func TestServeControlReadError(t *testing.T) {
 	ch := make(chan os.Signal, 1)
 	var warn bytes.Buffer
-	serveControl(iotest.ErrReader(syscall.EIO), ch, &warn)
+	serveControl(iotest.ErrReader(syscall.EIO), io.Discard, ch, &warn)
 	if !strings.Contains(warn.String(), "read control channel") {
 		t.Errorf("warning = %q, want it to report the read error", warn.String())
 	}

@@ -54,6 +54,9 @@ type Linux struct {
 	// Urunit is the host path of the static urunit binary copied into each
 	// Linux guest's initramfs (where 'make install' puts it).
 	Urunit string `toml:"urunit"`
+	// StopGraceSeconds is how long a guest asked to stop (kill with
+	// SIGTERM, SIGINT, SIGHUP or SIGQUIT) may take before its VMM is killed.
+	StopGraceSeconds int `toml:"stop_grace_seconds"`
 }
 
 // Default returns the built-in configuration.
@@ -69,7 +72,8 @@ func Default() *Config {
 			Sandbox:           true,
 		},
 		Linux: Linux{
-			Urunit: "/usr/local/bin/urunit",
+			Urunit:           "/usr/local/bin/urunit",
+			StopGraceSeconds: 10,
 		},
 	}
 }
@@ -133,6 +137,8 @@ func (c *Config) Validate() error {
 		return invalid("qemu.default_vcpus", "%d is below 1", q.DefaultVCPUs)
 	case !filepath.IsAbs(c.Linux.Urunit):
 		return invalid("linux.urunit", "%q is not an absolute path", c.Linux.Urunit)
+	case c.Linux.StopGraceSeconds < 0:
+		return invalid("linux.stop_grace_seconds", "%d is below 0", c.Linux.StopGraceSeconds)
 	}
 	return nil
 }

@@ -4,7 +4,10 @@
 package control
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,9 +23,6 @@ import (
 // maxSocketPath is the longest path connect(2) takes directly (sizeof
 // sun_path less the terminating NUL).
 const maxSocketPath = 107
-
-// drainPoll is how often Signal checks whether the VMM has read the command.
-const drainPoll = 2 * time.Millisecond
 
 // Signal asks urunit to pass sig to the guest's application. It connects to
 // the control socket at socketPath, writes the command, waits until the VMM
@@ -52,7 +52,7 @@ func signal(socketPath string, sig syscall.Signal, deadline time.Time) error {
 	if _, err := conn.Write([]byte(line)); err != nil {
 		return err
 	}
-	return waitDrained(conn, deadline)
+	return waitAck(conn, deadline)
 }
 
 // dial connects to the UNIX socket at path. A path too long for sun_path is
@@ -79,29 +79,17 @@ func dial(path string, deadline time.Time) (*net.UnixConn, error) {
 	return conn.(*net.UnixConn), nil
 }
 
-// waitDrained waits until the peer has read everything written on conn:
-// closing earlier could make QEMU drop unread bytes when it sees the hang-up.
-func waitDrained(conn *net.UnixConn, deadline time.Time) error {
-	raw, err := conn.SyscallConn()
-	if err != nil {
+// waitAck waits for urunit's answer to the command.
+func waitAck(conn *net.UnixConn, deadline time.Time) error {
+	if err := conn.SetReadDeadline(deadline); err != nil {
 		return err
 	}
-	for {
-		var queued int
-		var ioctlErr error
-		if err := raw.Control(func(fd uintptr) {
-			queued, ioctlErr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
-		}); err != nil {
-			return err
-		}
-		switch {
-		case ioctlErr != nil:
-			return fmt.Errorf("read send queue: %w", ioctlErr)
-		case queued == 0:
-			return nil
-		case time.Now().After(deadline):
-			return fmt.Errorf("%w (%d bytes unread)", ErrNotDelivered, queued)
-		}
-		time.Sleep(drainPoll)
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if line == urunit.ControlAck {
+		return nil
 	}
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return fmt.Errorf("%w: no answer from the guest", ErrNotDelivered)
 }

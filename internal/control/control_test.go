@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +28,8 @@ func fakeVMM(t *testing.T, path string) <-chan string {
 			if err != nil {
 				return
 			}
-			data, _ := io.ReadAll(conn)
+			data, _ := bufio.NewReader(conn).ReadString('\n')
+			io.WriteString(conn, urunit.ControlAck)
 			conn.Close()
 			got <- string(data)
 		}

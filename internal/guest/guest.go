@@ -51,6 +51,7 @@ type Net struct {
 type Boot struct {
 	Cmdline    string // kernel command line
 	ExitDevice bool   // the guest reports its exit status through the VMM's exit device
+	Control    bool   // the guest serves the control channel (signals from the host)
 }
 
 // Guest turns a Spec into a Boot.

@@ -50,7 +50,7 @@ func (linux) Boot(s Spec) (Boot, error) {
 	if s.Cmdline != "" {
 		cmdline += " " + s.Cmdline
 	}
-	return Boot{Cmdline: cmdline, ExitDevice: true}, nil
+	return Boot{Cmdline: cmdline, ExitDevice: true, Control: true}, nil
 }
 
 // LinuxInit is the urunit configuration that runs the container's process

@@ -35,7 +35,7 @@ func TestLinuxBoot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b.Cmdline != c.want || !b.ExitDevice {
+			if b.Cmdline != c.want || !b.ExitDevice || !b.Control {
 				t.Fatalf("Boot = %+v, want cmdline %q and ExitDevice", b, c.want)
 			}
 		})

@@ -24,6 +24,9 @@ type Plan struct {
 	Guest        guest.Type `json:"guest"`
 	GuestSpec    guest.Spec `json:"guestSpec"`
 	ExtraCmdline string     `json:"extraCmdline,omitempty"` // host-configured kernel parameters
+	// ControlSocket is where the VMM listens for the guest's control
+	// channel, used when the guest serves one.
+	ControlSocket string `json:"controlSocket,omitempty"`
 }
 
 // Network is the container network that start handed to the guest.
@@ -65,6 +68,9 @@ func Argv(p Plan, n *Network) ([]string, error) {
 	spec := p.Spec
 	spec.Cmdline = strings.TrimSpace(boot.Cmdline + " " + p.ExtraCmdline)
 	spec.ExitDevice = boot.ExitDevice
+	if boot.Control {
+		spec.ControlSocket = p.ControlSocket
+	}
 	if n != nil {
 		spec.Net = &vmm.NetDevice{Tap: n.Tap, MAC: n.MAC}
 	}

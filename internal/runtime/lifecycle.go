@@ -52,6 +52,9 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	if err != nil {
 		return err
 	}
+	if sig != unix.SIGKILL && r.hasControl(id) {
+		return r.signalGuest(c, sig)
+	}
 	err = c.Signal(sig)
 	if errors.Is(err, libcontainer.ErrNotRunning) && all {
 		return nil

@@ -28,10 +28,15 @@ var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/l
 // becomes the container's root, the plan and, for Linux guests, the initrd.
 func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	vs.dir = r.vmDir(id)
-	for _, d := range []string{"rootfs", shareDir} {
+	for _, d := range []string{"rootfs", shareDir, runDir} {
 		if err := os.MkdirAll(filepath.Join(vs.dir, d), 0o711); err != nil {
 			return fmt.Errorf("create vm folder: %w", err)
 		}
+	}
+	// The VMM runs as the container's user and creates its sockets here.
+	uid, gid := int(vs.plan.GuestSpec.UID), int(vs.plan.GuestSpec.GID)
+	if err := os.Chown(filepath.Join(vs.dir, runDir), uid, gid); err != nil {
+		return fmt.Errorf("create vm folder: %w", err)
 	}
 	if err := mirrorHostLinks(filepath.Join(vs.dir, "rootfs")); err != nil {
 		return err
@@ -188,6 +193,8 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 	ms = append(ms,
 		roBind(self, monitorSelf),
 		roBind(filepath.Join(vs.dir, shareDir), monitorShare),
+		specs.Mount{Source: filepath.Join(vs.dir, runDir), Destination: monitorRun, Type: "bind",
+			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}},
 		roBind(vs.meta.KernelPath, monitorKernel),
 	)
 	if vs.initrd != "" {

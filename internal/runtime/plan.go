@@ -23,6 +23,9 @@ const (
 	monitorKernel = monitorDir + "/kernel"
 	monitorInitrd = monitorDir + "/initrd"
 	shareDir      = "share" // in the VM folder: plan and network for the launcher
+	runDir        = "run"   // in the VM folder: sockets the VMM creates
+	monitorRun    = monitorDir + "/" + runDir
+	controlSocket = "control.sock"
 )
 
 // Annotations urunc adds to the container's state so users can see how the
@@ -82,6 +85,9 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 		vs.Initrd = monitorInitrd
 	}
 	plan := launcher.Plan{VMM: v.Name(), Spec: vs, Guest: g.Type(), GuestSpec: guestSpec(meta, s)}
+	if boot, err := g.Boot(plan.GuestSpec); err == nil && boot.Control {
+		plan.ControlSocket = monitorRun + "/" + controlSocket
+	}
 	if g.Type() == guest.Linux {
 		plan.ExtraCmdline = r.Config.Linux.KernelArgs
 	}

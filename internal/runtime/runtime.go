@@ -25,6 +25,9 @@ type Runtime struct {
 	SystemdCgroup bool
 	Config        *config.Config
 	Log           *logrus.Logger
+	// GlobalArgs are the global flags urunc was called with, passed on to
+	// the helper processes it starts.
+	GlobalArgs []string
 }
 
 // vmDirName is the folder under Root that holds urunc's per-container VM

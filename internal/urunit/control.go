@@ -14,8 +14,10 @@ import (
 // IRQ 3, the guest's ControlDevice) wired to a host UNIX socket, urunit reads
 // commands from it: one command per line, ASCII, terminated by "\n" (a "\r"
 // before it is ignored), at most MaxControlLine bytes including the "\n".
-// The host connects, writes one or more lines and closes; nothing is ever
-// written back. The only command is
+// The host connects, writes a line and waits for urunit's answer, ControlAck,
+// which says the command was taken: a command sent while the guest is still
+// booting can be lost (the UART is reset when the kernel sets it up), and the
+// missing answer tells the host to send it again. The only command is
 //
 //	signal <n>
 //
@@ -32,6 +34,9 @@ const MaxControlLine = 128
 const MaxSignal = 64
 
 const signalCommand = "signal"
+
+// ControlAck is urunit's answer to a command it took.
+const ControlAck = "ok\n"
 
 // ErrBadCommand is returned by ParseControlLine for a line that is not a
 // valid command.

@@ -159,6 +159,10 @@ func (r *runtime) assertClean() {
 	if m, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(m, []byte(r.root)) {
 		t.Errorf("leaked mount under %s", r.root)
 	}
+	// A stop watcher leaves within a poll of the container stopping.
+	for i := 0; i < 20 && len(processesOf(filepath.Join(r.e.bin, "urunc"))) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 	for _, p := range processesOf("qemu-system", filepath.Join(r.e.bin, "urunc")) {
 		if !r.before[p] {
 			t.Errorf("leaked process %s (%s)", p, exeOf(p))

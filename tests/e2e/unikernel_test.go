@@ -63,10 +63,40 @@ func TestLinuxGuestDetachedLifecycle(t *testing.T) {
 	r.ok("kill", "vm1", "SIGTERM")
 	r.waitStatus("vm1", "stopped", 10*time.Second)
 	t.Logf("stopped %v after SIGTERM", time.Since(start))
+	waitFor(t, out, "hello: got SIGTERM", time.Second) // the guest's app got the signal
 	r.ok("delete", "vm1")
 	if _, err := os.Stat(filepath.Join(r.root, "vm1")); !os.IsNotExist(err) {
 		t.Errorf("state dir left after delete: %v", err)
 	}
+}
+
+// A guest that ignores SIGTERM is killed when the grace period is over.
+func TestLinuxGuestStopTimeout(t *testing.T) {
+	e := setup(t, true)
+	writeFile(t, e.config, "[linux]\nurunit = \""+filepath.Join(e.bin, "urunit")+"\"\nstop_grace_seconds = 2\n")
+	r := e.runtime(t)
+	dir := e.linuxBundle(t, "0", "600", "ignore-term").write()
+	out := filepath.Join(t.TempDir(), "console")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := r.cmd(context.Background(), "run", "--detach", "--bundle", dir, "vm2")
+	c.Stdout, c.Stderr = f, f
+	if err := c.Run(); err != nil {
+		t.Fatalf("run -d: %v", err)
+	}
+	waitFor(t, out, "hello from guest", 90*time.Second)
+	start := time.Now()
+	r.ok("kill", "vm2", "TERM")
+	r.waitStatus("vm2", "stopped", 10*time.Second)
+	took := time.Since(start)
+	waitFor(t, out, "hello: ignoring SIGTERM", time.Second)
+	if took < 2*time.Second {
+		t.Errorf("stopped after %v, before the 2 s grace period", took)
+	}
+	r.ok("delete", "vm2")
 }
 
 // With process.terminal the console socket receives a pty carrying the guest console.
