@@ -10,9 +10,9 @@ LDFLAGS  := -X main.version=$(VERSION)
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc shim pack urunit hello deps tools kernel install test unit e2e demo vet clean
+.PHONY: all urunc shim pack urunit hello httpd deps tools kernel install test unit e2e demo vet clean
 
-all: urunc shim pack urunit hello
+all: urunc shim pack urunit hello httpd
 
 # urunc links runc's libcontainer: cgo for nsenter, libseccomp for seccomp.
 urunc:
@@ -32,6 +32,9 @@ urunit:
 
 hello:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/hello ./examples/hello
+
+httpd:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/httpd ./examples/httpd
 
 # Host packages: QEMU, libseccomp, busybox for plain-container tests.
 deps:

@@ -45,6 +45,12 @@ func run() int {
 	}
 	setupConsole()
 	startControl(signals)
+	if err := loadModules(); err != nil {
+		return fail("load kernel modules", err, statusFailure)
+	}
+	if err := setupNetwork(); err != nil {
+		return fail("set up network", err, statusFailure)
+	}
 	cfg, err := loadConfig(urunit.ConfigPath)
 	if err != nil {
 		return fail("read config", err, statusFailure)

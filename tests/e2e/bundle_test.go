@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -76,6 +77,18 @@ func (e *env) linuxBundle(t *testing.T, args ...string) *bundle {
 		"com.urunc.unikernel.binary":        "/boot/vmlinuz",
 	}
 	return b
+}
+
+// withModules lays the guest kernel's modules (virtio, virtio-net, ...)
+// that `make kernel` keeps beside it into the bundle's rootfs.
+func (e *env) withModules(t *testing.T, b *bundle) {
+	src := filepath.Join(filepath.Dir(e.kernel), "modules", "lib")
+	if _, err := os.Stat(src); err != nil {
+		t.Skipf("guest kernel modules missing in %s: run `make kernel`", src)
+	}
+	if out, err := exec.Command("cp", "-a", src, b.rootfs("")).CombinedOutput(); err != nil {
+		t.Fatalf("copy modules: %v: %s", err, out)
+	}
 }
 
 // uruncJSON writes /urunc.json with base64 values instead of annotations.

@@ -31,7 +31,7 @@ func setup(t *testing.T, needKernel bool) *env {
 	if e.bin == "" {
 		t.Skip("URUNC_BIN not set: run through `make test`, which builds the binaries")
 	}
-	for _, b := range []string{"urunc", "urunit", "hello"} {
+	for _, b := range []string{"urunc", "urunit", "hello", "httpd"} {
 		if _, err := os.Stat(filepath.Join(e.bin, b)); err != nil {
 			t.Skipf("%s not built in %s: run `make`", b, e.bin)
 		}

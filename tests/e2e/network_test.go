@@ -1,14 +1,20 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/urunc-dev/urunc/internal/network"
 )
 
 // testNet is a pair of network namespaces made by the test: "ctr" plays the
@@ -91,4 +97,74 @@ func TestNetworkTapWiring(t *testing.T) {
 	if q := tn.in(tn.ctr, "tc", "qdisc", "show", "dev", "eth0", "ingress"); strings.Contains(q, "ingress") {
 		t.Errorf("ingress qdisc left after delete:\n%s", q)
 	}
+}
+
+// A Linux guest serving HTTP answers on the container's address, from the
+// other end of the container's veth.
+func TestNetworkGuestServesHTTP(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	tn := newTestNet(t, 2)
+	b := e.linuxBundle(t)
+	b.spec.Process.Args = []string{"/httpd", ":8080"}
+	copyFile(t, filepath.Join(e.bin, "httpd"), b.rootfs("httpd"), 0o755)
+	e.withModules(t, b)
+	joinNetns(b, tn.ctr)
+	out := filepath.Join(t.TempDir(), "console")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := r.cmd(context.Background(), "run", "--detach", "--bundle", b.write(), "web1")
+	c.Stdout, c.Stderr = f, f
+	if err := c.Run(); err != nil {
+		t.Fatalf("run -d: %v", err)
+	}
+	t.Cleanup(func() { r.urunc("delete", "--force", "web1") })
+	waitFor(t, out, "httpd: listening", 90*time.Second)
+	body := tn.get(t, tn.peer, tn.ctrIP+":8080")
+	if !strings.Contains(body, "hello from guest httpd") {
+		b, _ := os.ReadFile(out)
+		t.Errorf("HTTP answer %q; console:\n%s", body, b)
+	}
+	r.ok("kill", "web1", "KILL")
+	r.waitStatus("web1", "stopped", 10*time.Second)
+	r.ok("delete", "web1")
+}
+
+// get sends GET / to addr from inside namespace ns, retrying for a few
+// seconds while the guest's server comes up. The socket is made on a
+// thread switched into ns, so the request really crosses the veth.
+func (tn *testNet) get(t *testing.T, ns, addr string) string {
+	t.Helper()
+	var body string
+	var err error
+	for i := 0; i < 20; i++ {
+		err = network.InNamespace("/var/run/netns/"+ns, func() error {
+			body, err = httpGet(addr)
+			return err
+		})
+		if err == nil {
+			return body
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("GET http://%s/ from %s: %v", addr, ns, err)
+	return ""
+}
+
+// httpGet speaks just enough HTTP/1.0 to fetch / from addr.
+func httpGet(addr string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(conn, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", addr); err != nil {
+		return "", err
+	}
+	resp, err := io.ReadAll(conn)
+	return string(resp), err
 }
