@@ -57,9 +57,19 @@ func linkUp(name string) error {
 	return nil
 }
 
-// waitLink waits for the NIC: its driver may still be probing.
+// virtioNetDriver exists once the virtio-net driver is registered.
+const virtioNetDriver = "/sys/bus/virtio/drivers/virtio_net"
+
+// waitLink waits for the NIC: its driver may still be probing. Without a
+// virtio-net driver it will never come, so that is said at once.
 func waitLink(name string) (netlink.Link, error) {
 	deadline := time.Now().Add(linkWait)
+	noDriver := "the guest kernel needs virtio-net (built in, or its modules under /lib/modules/<release> in the image)"
+	if _, err := os.Stat(virtioNetDriver); err != nil {
+		if _, err := netlink.LinkByName(name); err != nil {
+			return nil, fmt.Errorf("no network device %s: %s", name, noDriver)
+		}
+	}
 	for {
 		l, err := netlink.LinkByName(name)
 		if err == nil {
@@ -70,7 +80,7 @@ func waitLink(name string) (netlink.Link, error) {
 			return nil, fmt.Errorf("find %s: %w", name, err)
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("network device %s did not appear within %v: the guest kernel needs virtio-net (built in, or its modules under /lib/modules/<release> in the image)", name, linkWait)
+			return nil, fmt.Errorf("network device %s did not appear within %v: %s", name, linkWait, noDriver)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

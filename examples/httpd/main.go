@@ -1,16 +1,22 @@
-// Command httpd is the network demo and test application for Linux guests:
-// it answers every HTTP request on the given address (default :8080) with a
-// greeting naming the guest's address.
+// Command httpd is the network demo and test application for Linux guests.
+//
+//	httpd [ADDR]        answer every HTTP request on ADDR (default :8080)
+//	httpd get URL       fetch URL (retrying for 30 s) and print the body
 package main
 
 import (
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
+	"time"
 )
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == "get" {
+		os.Exit(get(os.Args[2]))
+	}
 	addr := ":8080"
 	if len(os.Args) > 1 {
 		addr = os.Args[1]
@@ -20,4 +26,21 @@ func main() {
 	})
 	fmt.Println("httpd: listening on", addr)
 	log.Fatal(http.ListenAndServe(addr, nil))
+}
+
+func get(url string) int {
+	client := http.Client{Timeout: 3 * time.Second}
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		var resp *http.Response
+		if resp, err = client.Get(url); err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("httpd get: %s", body)
+		return 0
+	}
+	fmt.Println("httpd get:", err)
+	return 1
 }

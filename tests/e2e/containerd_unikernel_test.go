@@ -15,19 +15,31 @@ import (
 // and imports it; cmd are hello's arguments (status, seconds).
 func packHello(t *testing.T, e *env, d *ctrdDaemon, ref string, cmd ...string) string {
 	t.Helper()
-	rootfs := t.TempDir()
-	copyFile(t, filepath.Join(e.bin, "hello"), filepath.Join(rootfs, "hello"), 0o755)
-	archive := filepath.Join(t.TempDir(), "hello.tar")
+	archive := packApp(t, e, ref, "hello", false, cmd...)
+	d.ctrOK("images", "import", archive)
+	return ref
+}
+
+// packApp builds a Linux-guest image archive of one of the built example
+// apps, optionally with the guest kernel's modules (needed for networking
+// with Debian's kernel), and returns the archive's path.
+func packApp(t *testing.T, e *env, ref, app string, modules bool, cmd ...string) string {
+	t.Helper()
+	b := newBundle(t, baseSpec("/"+app))
+	copyFile(t, filepath.Join(e.bin, app), b.rootfs(app), 0o755)
+	if modules {
+		e.withModules(t, b)
+	}
+	archive := filepath.Join(t.TempDir(), app+".tar")
 	args := []string{"--kernel", e.kernel, "--type", "linux", "--hypervisor", "qemu",
-		"--rootfs", rootfs, "--entrypoint", "/hello", "--tag", ref, "--output", archive}
+		"--rootfs", b.rootfs(""), "--entrypoint", "/" + app, "--tag", ref, "--output", archive}
 	for _, c := range cmd {
 		args = append(args, "--cmd", c)
 	}
 	if out, err := exec.Command(filepath.Join(e.bin, "urunc-pack"), args...).CombinedOutput(); err != nil {
 		t.Fatalf("urunc-pack: %v\n%s", err, out)
 	}
-	d.ctrOK("images", "import", archive)
-	return ref
+	return archive
 }
 
 // uruncCtrd starts a containerd for unikernel tests, or skips.
@@ -94,6 +106,17 @@ func TestContainerdRestartWithUnikernel(t *testing.T) {
 	d.assertNoVMM(t)
 }
 
+// shimCount counts this daemon's urunc shims.
+func (d *ctrdDaemon) shimCount() int {
+	n := 0
+	for _, p := range processesOf("containerd-shim-urunc-v2") {
+		if b, err := os.ReadFile("/proc/" + p + "/cmdline"); err == nil && strings.Contains(string(b), d.sock) {
+			n++
+		}
+	}
+	return n
+}
+
 // restart stops containerd (not its shims) and starts it again.
 func (d *ctrdDaemon) restart(t *testing.T) {
 	t.Helper()
@@ -123,6 +146,12 @@ func (d *ctrdDaemon) assertNoVMM(t *testing.T) {
 	}
 	if p := processesOf("qemu-system"); len(p) > 0 {
 		t.Errorf("VMM processes left: %v", p)
+	}
+	for i := 0; i < 50 && d.shimCount() > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := d.shimCount(); n > 0 {
+		t.Errorf("%d urunc shims left", n)
 	}
 	state := filepath.Join("/run/containerd/runc", d.ns)
 	entries, _ := os.ReadDir(state)

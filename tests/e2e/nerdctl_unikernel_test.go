@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// nerdctlOK runs nerdctl and fails the test unless it exits 0.
+func (d *ctrdDaemon) nerdctlOK(args ...string) string {
+	d.t.Helper()
+	out, errs, code := d.nerdctl(args...)
+	if code != 0 {
+		d.t.Fatalf("nerdctl %v: exit %d: %s", args, code, errs)
+	}
+	return out
+}
+
+// waitLogs polls `nerdctl logs` until it contains want.
+func (d *ctrdDaemon) waitLogs(name, want string, timeout time.Duration) string {
+	d.t.Helper()
+	var out string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if out, _, _ = d.nerdctl("logs", name); strings.Contains(out, want) {
+			return out
+		}
+	}
+	d.t.Fatalf("nerdctl logs %s lacks %q after %v:\n%s", name, want, timeout, out)
+	return ""
+}
+
+// timeStop runs nerdctl stop and returns how long it took.
+func (d *ctrdDaemon) timeStop(args ...string) time.Duration {
+	d.t.Helper()
+	start := time.Now()
+	d.nerdctlOK(append([]string{"stop"}, args...)...)
+	return time.Since(start)
+}
+
+func TestNerdctlUnikernel(t *testing.T) {
+	e, d := uruncCtrd(t)
+	rt := []string{"--runtime", ctrdUruncRuntime}
+	d.nerdctlOK("load", "-i", packApp(t, e, "urunc.local/hello:test", "hello", false))
+	d.nerdctlOK("load", "-i", packApp(t, e, "urunc.local/httpd:test", "httpd", true))
+
+	t.Run("run --rm returns the app's status", func(t *testing.T) {
+		out, errs, code := d.nerdctl(append(append([]string{"run", "--rm"}, rt...), "urunc.local/hello:test", "3")...)
+		if code != 3 || !strings.Contains(out, "hello from guest") {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want 3 and the guest's line", code, out, errs)
+		}
+	})
+
+	d.nerdctlOK(append(append([]string{"run", "-d", "--name", "web"}, rt...), "urunc.local/httpd:test")...)
+	t.Cleanup(func() { d.nerdctl("rm", "-f", "web", "client", "stubborn") })
+	d.waitLogs("web", "httpd: listening", 90*time.Second)
+	ip := strings.TrimSpace(d.nerdctlOK("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"))
+
+	t.Run("guest serves on the container IP", func(t *testing.T) {
+		body, err := httpGet(ip + ":8080")
+		for i := 0; err != nil && i < 20; i++ {
+			time.Sleep(250 * time.Millisecond)
+			body, err = httpGet(ip + ":8080")
+		}
+		if err != nil || !strings.Contains(body, "hello from guest httpd") {
+			t.Fatalf("GET %s:8080: %v %q", ip, err, body)
+		}
+	})
+
+	t.Run("two unikernels on one bridge reach each other", func(t *testing.T) {
+		d.nerdctlOK(append(append([]string{"run", "-d", "--name", "client"}, rt...), "urunc.local/httpd:test", "get", "http://"+ip+":8080/")...)
+		d.waitLogs("client", "httpd get: hello from guest httpd", 90*time.Second)
+	})
+
+	t.Run("stop asks the guest to stop", func(t *testing.T) {
+		if took := d.timeStop("web"); took > 5*time.Second {
+			t.Errorf("nerdctl stop took %v: the guest app did not stop on SIGTERM", took)
+		}
+	})
+
+	t.Run("stop kills a guest that ignores SIGTERM after the timeout", func(t *testing.T) {
+		d.nerdctlOK(append(append([]string{"run", "-d", "--name", "stubborn"}, rt...), "urunc.local/hello:test", "0", "600", "ignore-term")...)
+		d.waitLogs("stubborn", "hello from guest", 90*time.Second)
+		took := d.timeStop("-t", "2", "stubborn")
+		if took < 2*time.Second || took > 8*time.Second {
+			t.Errorf("nerdctl stop -t 2 took %v, want about 2 s", took)
+		}
+		d.waitLogs("stubborn", "hello: ignoring SIGTERM", 5*time.Second)
+	})
+
+	d.nerdctlOK("rm", "-f", "web", "client", "stubborn")
+	d.assertNoVMM(t)
+}
