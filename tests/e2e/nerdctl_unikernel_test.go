@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +90,7 @@ func TestNerdctlUnikernel(t *testing.T) {
 
 	d.nerdctlOK("rm", "-f", "web", "client", "stubborn")
 	d.assertNoVMM(t)
+	if out, _ := exec.Command("ip", "-o", "link", "show").CombinedOutput(); tapName.Match(out) {
+		t.Errorf("tap left on the host after rm -f:\n%s", out)
+	}
 }

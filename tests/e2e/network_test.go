@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,7 +81,7 @@ func TestNetworkTapWiring(t *testing.T) {
 	joinNetns(b, tn.ctr)
 	r.ok("run", "-d", "--bundle", b.write(), "net1")
 	s := r.waitStatus("net1", "running", 10*time.Second)
-	if links := tn.in(tn.ctr, "ip", "-o", "link", "show", "type", "tun"); !strings.Contains(links, "urunc") {
+	if links := tn.in(tn.ctr, "ip", "-o", "link", "show", "type", "tun"); !tapName.MatchString(links) {
 		t.Errorf("no tap in the container's namespace:\n%s", links)
 	}
 	if f := tn.in(tn.ctr, "tc", "filter", "show", "dev", "eth0", "ingress"); !strings.Contains(f, "mirred") {
@@ -91,11 +93,35 @@ func TestNetworkTapWiring(t *testing.T) {
 		t.Errorf("VMM argv lacks the tap or the guest's address:\n%s", args)
 	}
 	r.ok("delete", "--force", "net1")
-	if links := tn.in(tn.ctr, "ip", "-o", "link", "show", "type", "tun"); strings.Contains(links, "urunc") {
-		t.Errorf("tap left after delete:\n%s", links)
+	tn.assertNothingOfOurs("delete --force")
+
+	// The VMM dies on its own (SIGKILL from outside urunc), then delete.
+	r.ok("run", "-d", "--bundle", b.dir, "net2")
+	s = r.waitStatus("net2", "running", 10*time.Second)
+	if err := syscall.Kill(s.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus("net2", "stopped", 10*time.Second)
+	r.ok("delete", "net2")
+	tn.assertNothingOfOurs("SIGKILL of the VMM and delete")
+}
+
+// tapName matches the names of urunc's taps (network.TapName).
+var tapName = regexp.MustCompile(`\b` + network.TapPrefix + `[0-9a-f]{8}\b`)
+
+// assertNothingOfOurs checks that no tap, ingress qdisc or filter of urunc
+// is left in the container's namespace.
+func (tn *testNet) assertNothingOfOurs(after string) {
+	t := tn.t
+	t.Helper()
+	if links := tn.in(tn.ctr, "ip", "-o", "link", "show"); tapName.MatchString(links) {
+		t.Errorf("tap left after %s:\n%s", after, links)
 	}
 	if q := tn.in(tn.ctr, "tc", "qdisc", "show", "dev", "eth0", "ingress"); strings.Contains(q, "ingress") {
-		t.Errorf("ingress qdisc left after delete:\n%s", q)
+		t.Errorf("ingress qdisc left after %s:\n%s", after, q)
+	}
+	if f := tn.in(tn.ctr, "tc", "filter", "show", "dev", "eth0", "ingress"); strings.TrimSpace(f) != "" {
+		t.Errorf("tc filter left after %s:\n%s", after, f)
 	}
 }
 
@@ -154,8 +180,32 @@ func (tn *testNet) get(t *testing.T, ns, addr string) string {
 	return ""
 }
 
-// httpGet speaks just enough HTTP/1.0 to fetch / from addr.
+// testTargets are the only networks tests send traffic to: the namespaces
+// of newTestNet and the bridge networks scripts/containerd.sh creates for
+// the test's containerd (10.4.0.0/16 per its config).
+var testTargets = []string{"10.213.0.0/16", "10.4.0.0/16", "127.0.0.0/8"}
+
+// checkTarget refuses an address outside the networks the tests made.
+func checkTarget(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	for _, c := range testTargets {
+		if _, n, _ := net.ParseCIDR(c); ip != nil && n.Contains(ip) {
+			return nil
+		}
+	}
+	return fmt.Errorf("refusing to send traffic to %s: not a network the test created", addr)
+}
+
+// httpGet speaks just enough HTTP/1.0 to fetch / from addr, which must be
+// an address the tests created.
 func httpGet(addr string) (string, error) {
+	if err := checkTarget(addr); err != nil {
+		panic(err) // a test bug, never a retryable failure
+	}
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return "", err
@@ -167,4 +217,15 @@ func httpGet(addr string) (string, error) {
 	}
 	resp, err := io.ReadAll(conn)
 	return string(resp), err
+}
+
+func TestCheckTarget(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"10.213.1.2:8080": true, "10.4.7.3:80": true, "127.0.0.1:1": true,
+		"10.0.0.1:80": false, "192.168.1.1:80": false, "8.8.8.8:53": false,
+	} {
+		if err := checkTarget(addr); (err == nil) != ok {
+			t.Errorf("checkTarget(%s) = %v, want allowed %v", addr, err, ok)
+		}
+	}
 }
