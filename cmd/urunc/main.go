@@ -12,6 +12,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/config"
 	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/trace"
 )
 
 // version is set by the Makefile.
@@ -36,6 +37,7 @@ func main() {
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility; ignored"},
 			&cli.StringFlag{Name: "config", Value: config.DefaultPath, EnvVars: []string{"URUNC_CONFIG"}, Usage: "urunc configuration file"},
+			&cli.StringFlag{Name: "trace", EnvVars: []string{trace.EnvVar}, Usage: "append phase timestamps (JSON lines) to this file"},
 		},
 		Before: setupLogging,
 		Commands: []*cli.Command{
@@ -93,6 +95,7 @@ func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 		Config:        cfg,
 		Log:           logrus.StandardLogger(),
 		GlobalArgs:    globalArgs(c),
+		TracePath:     absPath(c.String("trace")),
 	}, nil
 }
 

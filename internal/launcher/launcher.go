@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-dev/urunc/internal/guest"
+	"github.com/urunc-dev/urunc/internal/trace"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -27,6 +28,9 @@ type Plan struct {
 	// ControlSocket is where the VMM listens for the guest's control
 	// channel, used when the guest serves one.
 	ControlSocket string `json:"controlSocket,omitempty"`
+	// TraceFile, when set, receives the launcher's phase record; ID tags it.
+	TraceFile string `json:"traceFile,omitempty"`
+	ID        string `json:"id,omitempty"`
 }
 
 // Network is the container network that start handed to the guest.
@@ -96,6 +100,7 @@ func Exec(dir string) error {
 	if err != nil {
 		return err
 	}
+	trace.New(p.TraceFile, p.ID).Mark("vmm-exec")
 	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
 		return fmt.Errorf("exec %s %q: %w", p.VMM, argv[0], err)
 	}

@@ -27,6 +27,8 @@ func (r *Runtime) Create(opts CreateOpts, run bool) (int, error) {
 	if opts.ID == vmDirName {
 		return -1, fmt.Errorf("container id %q is reserved by urunc", opts.ID)
 	}
+	tr := r.tracer(opts.ID)
+	tr.Mark("create")
 	if err := os.Chdir(opts.Bundle); err != nil {
 		return -1, fmt.Errorf("bundle %q: %w", opts.Bundle, err)
 	}
@@ -41,10 +43,12 @@ func (r *Runtime) Create(opts CreateOpts, run bool) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("unikernel metadata: %w", err)
 	}
+	tr.Mark("bundle-parsed")
 	c, proc, undo, err := r.createContainer(opts, spec, meta)
 	if err != nil {
 		return -1, err
 	}
+	tr.Mark("container-created")
 	status, err := r.startProcess(c, proc, opts.IO, run)
 	if err != nil || (run && !opts.IO.Detach) {
 		undo() // a foreground run is over: remove it as runc does
@@ -62,12 +66,15 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		vs.plan.TraceFile, vs.plan.ID = r.traceMount(), opts.ID
+		r.tracer(opts.ID).Mark("planned")
 		vs.rootfs = rootfsPath(opts.Bundle, spec)
 		undo = func() { r.removeVMDir(opts.ID) }
 		if err := r.prepareVM(opts.ID, vs, spec); err != nil {
 			undo()
 			return nil, nil, nil, fmt.Errorf("prepare vm: %w", err)
 		}
+		r.tracer(opts.ID).Mark("vm-prepared")
 		self, err := os.Executable()
 		if err != nil {
 			undo()

@@ -35,14 +35,18 @@ func (r *Runtime) Start(id string) error {
 // exec releases a created container's process; a unikernel's network is
 // wired first, as the launcher needs it.
 func (r *Runtime) exec(c *libcontainer.Container) error {
+	tr := r.tracer(c.ID())
+	tr.Mark("start")
 	if r.isUnikernel(c.ID()) {
 		if err := r.setupNetwork(c.ID(), c); err != nil {
 			return fmt.Errorf("start container %q: %w", c.ID(), err)
 		}
+		tr.Mark("network-ready")
 	}
 	if err := c.Exec(); err != nil {
 		return fmt.Errorf("start container %q: %w", c.ID(), err)
 	}
+	tr.Mark("started")
 	return nil
 }
 

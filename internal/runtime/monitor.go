@@ -44,6 +44,15 @@ func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	if err := r.prepareInitrd(vs, s); err != nil {
 		return err
 	}
+	if r.TracePath != "" {
+		// The launcher appends its record through a bind mount of the file.
+		f, err := os.OpenFile(r.TracePath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("trace file: %w", err)
+		}
+		f.Close()
+		vs.trace = r.TracePath
+	}
 	return writePlan(vs.dir, vs.plan)
 }
 
@@ -199,6 +208,10 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 	)
 	if vs.initrd != "" {
 		ms = append(ms, roBind(vs.initrd, monitorInitrd))
+	}
+	if vs.trace != "" {
+		ms = append(ms, specs.Mount{Source: vs.trace, Destination: monitorTrace, Type: "bind",
+			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	return ms
 }

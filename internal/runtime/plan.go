@@ -42,6 +42,7 @@ type vmSetup struct {
 	initrd string // host path bound at monitorInitrd, "" for none
 	dir    string // the container's VM folder
 	rootfs string // host path of the image rootfs
+	trace  string // host trace file bound into the container, "" for none
 }
 
 // planVM validates the unikernel request and decides how the VM boots. It

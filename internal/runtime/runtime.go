@@ -17,6 +17,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/config"
 	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-dev/urunc/internal/trace"
 )
 
 // Runtime holds what every verb needs: where state lives and how to log.
@@ -28,6 +29,22 @@ type Runtime struct {
 	// GlobalArgs are the global flags urunc was called with, passed on to
 	// the helper processes it starts.
 	GlobalArgs []string
+	// TracePath, when set, is the file that phase timestamps go to.
+	TracePath string
+}
+
+// monitorTrace is where the trace file appears inside a unikernel
+// container, for the launcher's own record.
+const monitorTrace = monitorDir + "/trace"
+
+func (r *Runtime) tracer(id string) *trace.Tracer { return trace.New(r.TracePath, id) }
+
+// traceMount is the trace file's path for the launcher, "" when off.
+func (r *Runtime) traceMount() string {
+	if r.TracePath == "" {
+		return ""
+	}
+	return monitorTrace
 }
 
 // vmDirName is the folder under Root that holds urunc's per-container VM
