@@ -21,3 +21,12 @@ var ErrKVMUnavailable = errors.New("kvm unavailable")
 func invalid(field, format string, a ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidSpec, field, fmt.Sprintf(format, a...))
 }
+
+// ErrNoSolo5Manifest is returned by ReadSolo5Manifest for an ELF file
+// without a Solo5 MFT1 note: not a Solo5 unikernel.
+var ErrNoSolo5Manifest = errors.New("no solo5 manifest")
+
+// unsupported reports a Spec field a VMM cannot honour.
+func unsupported(v Name, field, format string, a ...any) error {
+	return fmt.Errorf("%s: %s: %w: %s", v, field, ErrNotSupported, fmt.Sprintf(format, a...))
+}

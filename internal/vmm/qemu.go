@@ -71,6 +71,9 @@ func (qemu) Validate(s Spec) error {
 	case strings.ContainsRune(s.ControlSocket, 0):
 		return invalid("ControlSocket", "contains a NUL byte")
 	}
+	if err := validateQEMUExtra(s); err != nil {
+		return err
+	}
 	_, err := qemuMachine(s.KernelFormat)
 	return err
 }
@@ -122,6 +125,7 @@ func (q qemu) Args(s Spec) ([]string, error) {
 	if s.Net != nil {
 		args = append(args, qemuNetArgs(*s.Net, machine)...)
 	}
+	args = append(args, qemuBlockArgs(s.Block, machine)...)
 	if s.ExitDevice {
 		args = append(args, "-device",
 			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x02", urunit.ExitPort))

@@ -6,6 +6,7 @@ package vmm
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 )
 
@@ -66,6 +67,48 @@ type Spec struct {
 	// on and wires to the guest's second serial port (urunit.ControlDevice),
 	// carrying urunit's control protocol.
 	ControlSocket string
+
+	// RunDir is a writable folder the launcher owns, as the VMM sees it.
+	// VMMs that read their configuration from files (ConfigFiler) put
+	// those files here; Args references them by these paths.
+	RunDir string `json:",omitempty"`
+	// APISocket, when set, is the path of a UNIX socket on which a VMM
+	// with a management API (Firecracker, Cloud Hypervisor) listens.
+	APISocket string `json:",omitempty"`
+	// Block lists the guest's block devices, in the order the guest sees
+	// them (the first is vda / the first virtio-blk device).
+	Block []BlockDevice `json:",omitempty"`
+	// Solo5 is the unikernel's own device manifest (ReadSolo5Manifest);
+	// the Solo5 tenders name their devices after it. nil for other VMMs.
+	Solo5 *Solo5Manifest `json:",omitempty"`
+}
+
+// BlockDevice is a raw disk image or block device given to the guest.
+type BlockDevice struct {
+	Path     string // image file or block device, absolute
+	ReadOnly bool
+	// Name identifies the device to the VMM: the Solo5 manifest name it
+	// backs, or Firecracker's drive_id. Empty picks a default.
+	Name string `json:",omitempty"`
+	// Root marks the guest's root device. Only Firecracker acts on it
+	// (is_root_device, which appends root=/dev/vda to the command line);
+	// other VMMs leave the root= choice to the guest's command line.
+	Root bool `json:",omitempty"`
+}
+
+// File is a configuration file a VMM reads at start. The launcher writes
+// it (creating nothing else) before it execs the VMM.
+type File struct {
+	Path string // inside Spec.RunDir
+	Data []byte
+	Mode fs.FileMode
+}
+
+// ConfigFiler is implemented by VMMs whose argv refers to configuration
+// files. ConfigFiles is pure like Args and validates the same way; the
+// files must exist before argv is executed.
+type ConfigFiler interface {
+	ConfigFiles(s Spec) ([]File, error)
 }
 
 // NetDevice is a guest network interface backed by a host tap device.
