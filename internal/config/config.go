@@ -27,6 +27,9 @@ const PathEnv = "URUNC_CONFIG"
 type Config struct {
 	QEMU  QEMU  `toml:"qemu"`
 	Linux Linux `toml:"linux"`
+	// Binaries are the host paths of the other VMMs, by hypervisor name
+	// (firecracker, hvt, spt, cloud-hypervisor). QEMU's is [qemu] binary.
+	Binaries map[string]string `toml:"binaries"`
 
 	// Path is the file Load read, or would have read when it is absent;
 	// for error messages that tell the user where to change a setting.
@@ -70,6 +73,12 @@ func Default() *Config {
 			MinMemoryMiB:      64,
 			DefaultVCPUs:      1,
 			Sandbox:           true,
+		},
+		Binaries: map[string]string{
+			"firecracker":      "/usr/local/bin/firecracker",
+			"hvt":              "/usr/local/bin/solo5-hvt",
+			"spt":              "/usr/local/bin/solo5-spt",
+			"cloud-hypervisor": "/usr/local/bin/cloud-hypervisor",
 		},
 		Linux: Linux{
 			Urunit:           "/usr/local/bin/urunit",
@@ -139,6 +148,14 @@ func (c *Config) Validate() error {
 		return invalid("linux.urunit", "%q is not an absolute path", c.Linux.Urunit)
 	case c.Linux.StopGraceSeconds < 0:
 		return invalid("linux.stop_grace_seconds", "%d is below 0", c.Linux.StopGraceSeconds)
+	}
+	for name, path := range c.Binaries {
+		if _, known := Default().Binaries[name]; !known {
+			return invalid("binaries."+name, "unknown hypervisor (known: firecracker, hvt, spt, cloud-hypervisor; qemu is [qemu] binary)")
+		}
+		if !filepath.IsAbs(path) {
+			return invalid("binaries."+name, "%q is not an absolute path", path)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestLoadMissingIsDefault(t *testing.T) {
 		t.Errorf("Path = %q, want %q", c.Path, path)
 	}
 	c.Path = ""
-	if *c != *Default() {
+	if !reflect.DeepEqual(*c, *Default()) {
 		t.Fatalf("got %+v, want defaults %+v", c, Default())
 	}
 	if err := Default().Validate(); err != nil {
@@ -61,7 +62,7 @@ urunit = "/opt/urunc/urunit"
 	want.Linux.KernelArgs = "loglevel=7"
 	want.Linux.Urunit = "/opt/urunc/urunit"
 	want.Path = path
-	if *c != *want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
 }
@@ -98,6 +99,8 @@ func TestLoadErrors(t *testing.T) {
 		{"default below min", "[qemu]\ndefault_memory_mib = 32\n", ErrInvalidValue, "qemu.default_memory_mib"},
 		{"wrong type", "[qemu]\nsandbox = \"yes\"\n", nil, "sandbox"},
 		{"syntax", "[qemu\n", nil, "config.toml"},
+		{"unknown vmm binary", "[binaries]\nkvmtool = \"/x\"\n", ErrInvalidValue, "binaries.kvmtool"},
+		{"relative vmm binary", "[binaries]\nfirecracker = \"firecracker\"\n", ErrInvalidValue, "binaries.firecracker"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

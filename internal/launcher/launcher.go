@@ -53,9 +53,20 @@ const (
 
 // Argv returns the VMM command line for a plan and an optional network.
 func Argv(p Plan, n *Network) ([]string, error) {
-	g, err := guest.Get(p.Guest)
+	v, spec, err := finalSpec(p, n)
 	if err != nil {
 		return nil, err
+	}
+	return args(p, v, spec)
+}
+
+// finalSpec completes the plan's VMM spec with what the guest asks for on
+// this network: its command line, its channels when the VMM has them, and
+// its network device.
+func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
+	g, err := guest.Get(p.Guest)
+	if err != nil {
+		return nil, vmm.Spec{}, err
 	}
 	gs := p.GuestSpec
 	if n != nil {
@@ -63,26 +74,32 @@ func Argv(p Plan, n *Network) ([]string, error) {
 	}
 	boot, err := g.Boot(gs)
 	if err != nil {
-		return nil, fmt.Errorf("guest %s: %w", p.Guest, err)
+		return nil, vmm.Spec{}, fmt.Errorf("guest %s: %w", p.Guest, err)
 	}
 	v, err := vmm.Get(p.VMM)
 	if err != nil {
-		return nil, err
+		return nil, vmm.Spec{}, err
 	}
 	spec := p.Spec
 	spec.Cmdline = strings.TrimSpace(boot.Cmdline + " " + p.ExtraCmdline)
-	spec.ExitDevice = boot.ExitDevice
-	if boot.Control {
-		spec.ControlSocket = p.ControlSocket
+	if _, ok := v.(vmm.GuestChannels); ok {
+		spec.ExitDevice = boot.ExitDevice
+		if boot.Control {
+			spec.ControlSocket = p.ControlSocket
+		}
 	}
 	if n != nil {
 		spec.Net = &vmm.NetDevice{Tap: n.Tap, MAC: n.MAC}
 	}
-	args, err := v.Args(spec)
+	return v, spec, nil
+}
+
+func args(p Plan, v vmm.VMM, spec vmm.Spec) ([]string, error) {
+	a, err := v.Args(spec)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.VMM, err)
 	}
-	return args, nil
+	return a, nil
 }
 
 // Exec replaces the current process with the VMM of the plan in dir. It
@@ -96,13 +113,39 @@ func Exec(dir string) error {
 	if err := readJSON(dir+"/"+NetworkFile, &n); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	argv, err := Argv(p, n)
+	v, spec, err := finalSpec(p, n)
 	if err != nil {
+		return err
+	}
+	argv, err := args(p, v, spec)
+	if err != nil {
+		return err
+	}
+	if err := writeConfigFiles(v, spec); err != nil {
 		return err
 	}
 	trace.New(p.TraceFile, p.ID).Mark("vmm-exec")
 	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
 		return fmt.Errorf("exec %s %q: %w", p.VMM, argv[0], err)
+	}
+	return nil
+}
+
+// writeConfigFiles writes the files a VMM reads its configuration from
+// (Firecracker's JSON) into the run folder, which the launcher owns.
+func writeConfigFiles(v vmm.VMM, spec vmm.Spec) error {
+	cf, ok := v.(vmm.ConfigFiler)
+	if !ok {
+		return nil
+	}
+	files, err := cf.ConfigFiles(spec)
+	if err != nil {
+		return fmt.Errorf("%s: %w", v.Name(), err)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f.Path, f.Data, f.Mode); err != nil {
+			return fmt.Errorf("%s: write %s: %w", v.Name(), f.Path, err)
+		}
 	}
 	return nil
 }

@@ -209,6 +209,11 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 	if vs.initrd != "" {
 		ms = append(ms, roBind(vs.initrd, monitorInitrd))
 	}
+	if vs.meta.BlockPath != "" {
+		// The guest may write to its block image, as it would to a disk.
+		ms = append(ms, specs.Mount{Source: vs.meta.BlockPath, Destination: monitorBlock, Type: "bind",
+			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
+	}
 	if vs.trace != "" {
 		ms = append(ms, specs.Mount{Source: vs.trace, Destination: monitorTrace, Type: "bind",
 			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})

@@ -22,6 +22,7 @@ const (
 	monitorShare  = monitorDir + "/share" // read-only view of the VM folder's share/
 	monitorKernel = monitorDir + "/kernel"
 	monitorInitrd = monitorDir + "/initrd"
+	monitorBlock  = monitorDir + "/block"
 	shareDir      = "share" // in the VM folder: plan and network for the launcher
 	runDir        = "run"   // in the VM folder: sockets the VMM creates
 	monitorRun    = monitorDir + "/" + runDir
@@ -56,6 +57,9 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", unikernel.KeyHypervisor, err)
 	}
+	if err := vmm.ValidGuest(v.Name(), meta.Type); err != nil {
+		return nil, fmt.Errorf("%s: %w", unikernel.KeyHypervisor, err)
+	}
 	bin, err := r.vmmBinary(v.Name())
 	if err != nil {
 		return nil, err
@@ -80,12 +84,25 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 		VCPUs:        vcpus(r, s),
 		Accel:        accel,
 		HostTSCkHz:   vmm.HostTSCkHz(),
-		Sandbox:      r.Config.QEMU.Sandbox,
+		Sandbox:      r.Config.QEMU.Sandbox && v.Name() == vmm.QEMU,
+		RunDir:       monitorRun,
 	}
 	if meta.InitrdPath != "" || meta.Type == string(guest.Linux) {
 		vs.Initrd = monitorInitrd
 	}
-	plan := launcher.Plan{VMM: v.Name(), Spec: vs, Guest: g.Type(), GuestSpec: guestSpec(meta, s)}
+	if meta.BlockPath != "" {
+		vs.Block = []vmm.BlockDevice{{Path: monitorBlock}}
+	}
+	if v.Name() == vmm.HVT || v.Name() == vmm.SPT {
+		m, err := vmm.ReadSolo5Manifest(meta.KernelPath)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, err)
+		}
+		vs.Solo5 = &m
+	}
+	gs := guestSpec(meta, s)
+	gs.Platform = platforms[v.Name()]
+	plan := launcher.Plan{VMM: v.Name(), Spec: vs, Guest: g.Type(), GuestSpec: gs}
 	if boot, err := g.Boot(plan.GuestSpec); err == nil && boot.Control {
 		plan.ControlSocket = monitorRun + "/" + controlSocket
 	}
@@ -100,19 +117,37 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	return &vmSetup{meta: meta, plan: plan}, nil
 }
 
+// platforms tells each guest which machine it boots on.
+var platforms = map[vmm.Name]guest.Platform{
+	vmm.QEMU: guest.PlatformQEMU, vmm.Firecracker: guest.PlatformFirecracker,
+	vmm.HVT: guest.PlatformSolo5, vmm.SPT: guest.PlatformSolo5, vmm.CloudHypervisor: guest.PlatformCloudHypervisor,
+}
+
+// installHints say how to get each VMM.
+var installHints = map[vmm.Name]string{
+	vmm.QEMU:            "apt-get install qemu-system-x86, or set [qemu] binary",
+	vmm.Firecracker:     "install Firecracker's release binary, or set [binaries] firecracker",
+	vmm.HVT:             "install Solo5's solo5-hvt, or set [binaries] hvt",
+	vmm.SPT:             "install Solo5's solo5-spt, or set [binaries] spt",
+	vmm.CloudHypervisor: "install Cloud Hypervisor's release binary, or set [binaries] cloud-hypervisor",
+}
+
 // vmmBinary finds the host's VMM executable; the image never supplies it.
 func (r *Runtime) vmmBinary(n vmm.Name) (string, error) {
-	want := r.Config.QEMU.Binary
-	if n != vmm.QEMU {
-		return "", fmt.Errorf("hypervisor %s: %w", n, vmm.ErrNotSupported)
+	want := r.Config.Binaries[string(n)]
+	if n == vmm.QEMU {
+		want = r.Config.QEMU.Binary
+	}
+	if want == "" {
+		return "", fmt.Errorf("hypervisor %s: no binary configured: %s in %s", n, installHints[n], r.Config.Path)
 	}
 	path, err := exec.LookPath(want)
 	if err != nil {
-		return "", fmt.Errorf("hypervisor qemu: binary %q not found: install qemu-system-x86 (apt-get install qemu-system-x86) or set [qemu] binary in %s", want, r.Config.Path)
+		return "", fmt.Errorf("hypervisor %s: binary %q not found: %s in %s", n, want, installHints[n], r.Config.Path)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return "", fmt.Errorf("hypervisor qemu: %w", err)
+		return "", fmt.Errorf("hypervisor %s: %w", n, err)
 	}
 	return abs, nil
 }
@@ -152,7 +187,12 @@ func vcpus(r *Runtime, s *specs.Spec) int {
 }
 
 func guestSpec(meta *unikernel.Config, s *specs.Spec) guest.Spec {
+	var block *guest.Block
+	if meta.BlockPath != "" {
+		block = &guest.Block{MountPoint: meta.BlkMntPoint}
+	}
 	return guest.Spec{
+		Block:   block,
 		Args:    s.Process.Args,
 		Env:     s.Process.Env,
 		Cwd:     s.Process.Cwd,

@@ -26,6 +26,9 @@ func init() { register(qemu{}) }
 // Name implements VMM.
 func (qemu) Name() Name { return QEMU }
 
+// GuestChannels implements GuestChannels: isa-debug-exit and COM2.
+func (qemu) GuestChannels() {}
+
 // Machine types and the devices tied to them.
 const (
 	machineMicroVM = "microvm"

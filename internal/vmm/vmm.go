@@ -118,6 +118,13 @@ type NetDevice struct {
 	VhostNet bool   // use the vhost-net accelerator (needs /dev/vhost-net)
 }
 
+// GuestChannels is implemented by VMMs that can give a guest an exit
+// device (its exit status becomes the VMM's) and a control channel.
+// Guests that ask for them on other VMMs run without.
+type GuestChannels interface {
+	GuestChannels()
+}
+
 // VMM builds the argv (argv[0] = Spec.Binary) that boots Spec.
 type VMM interface {
 	Name() Name
