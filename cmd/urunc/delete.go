@@ -1,6 +1,10 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/urunc-dev/urunc/internal/runtime"
+)
 
 var deleteCommand = &cli.Command{
 	Name:      "delete",
@@ -10,13 +14,8 @@ var deleteCommand = &cli.Command{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it runs"},
 	},
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		rt, err := newRuntime(c)
-		if err != nil {
-			return err
-		}
-		return rt.Delete(c.Args().First(), c.Bool("force"))
+		return withContainer(c, func(rt *runtime.Runtime, id string) error {
+			return rt.Delete(id, c.Bool("force"))
+		})
 	},
 }

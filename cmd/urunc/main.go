@@ -121,3 +121,15 @@ func checkArgs(c *cli.Context, min, max int) error {
 	}
 	return nil
 }
+
+// withContainer runs f for the one container id a verb takes.
+func withContainer(c *cli.Context, f func(rt *runtime.Runtime, id string) error) error {
+	if err := checkArgs(c, 1, 1); err != nil {
+		return err
+	}
+	rt, err := newRuntime(c)
+	if err != nil {
+		return err
+	}
+	return f(rt, c.Args().First())
+}

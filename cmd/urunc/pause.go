@@ -1,13 +1,17 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/urunc-dev/urunc/internal/runtime"
+)
 
 var pauseCommand = &cli.Command{
 	Name:      "pause",
 	Usage:     "freeze all processes of a container (the VMM too)",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		return withID(c, func(id string, rt runtimeLike) error { return rt.Pause(id) })
+		return withContainer(c, (*runtime.Runtime).Pause)
 	},
 }
 
@@ -16,22 +20,6 @@ var resumeCommand = &cli.Command{
 	Usage:     "thaw a paused container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		return withID(c, func(id string, rt runtimeLike) error { return rt.Resume(id) })
+		return withContainer(c, (*runtime.Runtime).Resume)
 	},
-}
-
-type runtimeLike interface {
-	Pause(id string) error
-	Resume(id string) error
-}
-
-func withID(c *cli.Context, f func(string, runtimeLike) error) error {
-	if err := checkArgs(c, 1, 1); err != nil {
-		return err
-	}
-	rt, err := newRuntime(c)
-	if err != nil {
-		return err
-	}
-	return f(c.Args().First(), rt)
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/urunc-dev/urunc/internal/runtime"
 )
 
 var stateCommand = &cli.Command{
@@ -12,18 +14,13 @@ var stateCommand = &cli.Command{
 	Usage:     "print the state of a container as JSON",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		rt, err := newRuntime(c)
-		if err != nil {
-			return err
-		}
-		st, err := rt.State(c.Args().First())
-		if err != nil {
-			return err
-		}
-		return printJSON(st)
+		return withContainer(c, func(rt *runtime.Runtime, id string) error {
+			st, err := rt.State(id)
+			if err != nil {
+				return err
+			}
+			return printJSON(st)
+		})
 	},
 }
 

@@ -10,11 +10,7 @@ import (
 func TestHermitBoot(t *testing.T) {
 	network := &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", DNS: []string{"10.4.0.1", "fd00::53", "9.9.9.9", "1.1.1.1"}}
 	const net24 = "-ip 10.4.0.5 -mask 255.255.255.0 -gateway 10.4.0.1"
-	cases := []struct {
-		name string
-		spec Spec
-		want string
-	}{
+	cases := []bootCase{
 		{"nothing", Spec{}, ""},
 		{"program only", Spec{Args: []string{"/hermit/app"}}, ""},
 		{"args", Spec{Args: []string{"/app", "-c", "/etc/app.toml"}}, "-- -c /etc/app.toml"},
@@ -32,21 +28,7 @@ func TestHermitBoot(t *testing.T) {
 		{"network before 0.9: no resolvers", Spec{Net: network, Version: "0.6.7"}, net24},
 		{"platform changes nothing", Spec{Net: network, Platform: PlatformFirecracker, Version: "0.8"}, net24},
 	}
-	g, err := Get(Hermit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b, err := g.Boot(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Cmdline != c.want || b.ExitDevice || b.Control {
-				t.Fatalf("Boot = %+v\nwant cmdline %s (no exit device, no control)", b, c.want)
-			}
-		})
-	}
+	checkBoot(t, Hermit, cases)
 }
 
 func TestHermitBootErrors(t *testing.T) {

@@ -8,11 +8,7 @@ import (
 
 func TestMewzBoot(t *testing.T) {
 	network := &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", DNS: []string{"fd00::53", "10.4.0.1", "9.9.9.9"}}
-	cases := []struct {
-		name string
-		spec Spec
-		want string
-	}{
+	cases := []bootCase{
 		{"nothing", Spec{}, ""},
 		{"program only", Spec{Args: []string{"/app.wasm"}}, "-- /app.wasm"},
 		{"args", Spec{Args: []string{"/app.wasm", "--port", "8080", "x=1"}}, "-- /app.wasm --port 8080 x=1"},
@@ -25,21 +21,7 @@ func TestMewzBoot(t *testing.T) {
 			"ip=172.16.0.2/12 gateway=172.16.0.1 -- /a"},
 		{"platform and version change nothing", Spec{Args: []string{"/a"}, Platform: PlatformQEMU, Version: "0.2"}, "-- /a"},
 	}
-	g, err := Get(Mewz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b, err := g.Boot(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Cmdline != c.want || b.ExitDevice || b.Control {
-				t.Fatalf("Boot = %+v\nwant cmdline %s (no exit device, no control)", b, c.want)
-			}
-		})
-	}
+	checkBoot(t, Mewz, cases)
 }
 
 func TestMewzBootErrors(t *testing.T) {

@@ -8,11 +8,7 @@ import (
 
 func TestMirageBoot(t *testing.T) {
 	network := &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", DNS: []string{"10.4.0.1"}}
-	cases := []struct {
-		name string
-		spec Spec
-		want string
-	}{
+	cases := []bootCase{
 		{"nothing", Spec{}, ""},
 		{"program only", Spec{Args: []string{"/unikernel/hello.hvt"}}, ""},
 		{"args", Spec{Args: []string{"/hello.hvt", "--hello=world", "-l", "*:debug"}}, "--hello=world -l *:debug"},
@@ -27,21 +23,7 @@ func TestMirageBoot(t *testing.T) {
 		{"block and platform change nothing", Spec{Args: []string{"/k", "--x=1"}, Block: &Block{MountPoint: "/data"}, Platform: PlatformQEMU, Version: "4.5"},
 			"--x=1"},
 	}
-	g, err := Get(Mirage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b, err := g.Boot(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Cmdline != c.want || b.ExitDevice || b.Control {
-				t.Fatalf("Boot = %+v\nwant cmdline %s (no exit device, no control)", b, c.want)
-			}
-		})
-	}
+	checkBoot(t, Mirage, cases)
 }
 
 func TestMirageBootErrors(t *testing.T) {

@@ -13,11 +13,7 @@ func TestRumprunBoot(t *testing.T) {
 		qemuNet  = `"net":{"if":"vioif0","type":"inet","method":"static","addr":"10.4.0.5","mask":"16"}`
 	)
 	network := &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", DNS: []string{"10.4.0.1"}, MTU: 1450}
-	cases := []struct {
-		name string
-		spec Spec
-		want string
-	}{
+	cases := []bootCase{
 		{"nothing", Spec{}, `{"cmdline":"rumprun"}`},
 		{"program only", Spec{Args: []string{"/hello"}}, `{"cmdline":"/hello"}`},
 		{"args", Spec{Args: []string{"/redis-server", "/data/redis.conf"}}, `{"cmdline":"/redis-server /data/redis.conf"}`},

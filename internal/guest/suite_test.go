@@ -57,3 +57,31 @@ func checkSuiteBoot(t *testing.T, g Guest, name string, s Spec) {
 		t.Errorf("%s: Boot is not deterministic: %+v, then %+v", name, b, again)
 	}
 }
+
+// bootCase is one expected command line of a guest without an exit device
+// or control channel.
+type bootCase struct {
+	name string
+	spec Spec
+	want string
+}
+
+// checkBoot runs the cases against guest typ.
+func checkBoot(t *testing.T, typ Type, cases []bootCase) {
+	t.Helper()
+	g, err := Get(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := g.Boot(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Cmdline != c.want || b.ExitDevice || b.Control {
+				t.Fatalf("Boot = %+v\nwant cmdline %s (no exit device, no control)", b, c.want)
+			}
+		})
+	}
+}

@@ -7,11 +7,7 @@ import (
 
 func TestUnikraftBoot(t *testing.T) {
 	env := []string{"PATH=/bin", "GREETING=hello world"}
-	cases := []struct {
-		name string
-		spec Spec
-		want string
-	}{
+	cases := []bootCase{
 		{"nothing", Spec{}, ""},
 		{"program only", Spec{Args: []string{"/unikernel/app"}}, ""},
 		{"args", Spec{Args: []string{"/app", "-c", "/etc/nginx.conf"}}, "-- -c /etc/nginx.conf"},
@@ -34,21 +30,7 @@ func TestUnikraftBoot(t *testing.T) {
 		{"network before 0.16", Spec{Version: "0.15.2", Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1"}},
 			"netdev.ipv4_addr=10.4.0.5 netdev.ipv4_gw_addr=10.4.0.1 netdev.ipv4_subnet_mask=255.255.255.0 --"},
 	}
-	g, err := Get(Unikraft)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b, err := g.Boot(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Cmdline != c.want || b.ExitDevice {
-				t.Fatalf("Boot = %+v\nwant cmdline %s (no exit device)", b, c.want)
-			}
-		})
-	}
+	checkBoot(t, Unikraft, cases)
 }
 
 func TestUnikraftBootErrors(t *testing.T) {
