@@ -69,6 +69,9 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 		return nil, vmm.Spec{}, err
 	}
 	gs := p.GuestSpec
+	if !takesNet(p.Spec) {
+		n = nil
+	}
 	if n != nil {
 		gs.Net = &guest.Net{IP: n.IP, PrefixLen: n.PrefixLen, Gateway: n.Gateway, DNS: n.DNS, MTU: n.MTU}
 	}
@@ -92,6 +95,20 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 		spec.Net = &vmm.NetDevice{Tap: n.Tap, MAC: n.MAC}
 	}
 	return v, spec, nil
+}
+
+// takesNet tells whether the VM gets a NIC: a Solo5 unikernel has one only
+// when its manifest declares it.
+func takesNet(s vmm.Spec) bool {
+	if s.Solo5 == nil {
+		return true
+	}
+	for _, d := range s.Solo5.Devices {
+		if d.Type == vmm.Solo5NetBasic {
+			return true
+		}
+	}
+	return false
 }
 
 func args(p Plan, v vmm.VMM, spec vmm.Spec) ([]string, error) {

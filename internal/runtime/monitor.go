@@ -166,8 +166,8 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 	out.Mounts = append(append([]specs.Mount{}, s.Mounts...), monitorMounts(vs, self)...)
 	linux := *s.Linux
 	out.Linux = &linux
-	devices := []string{"/dev/net/tun"} // the VMM attaches to the tap start creates
-	if vs.plan.Spec.Accel == vmm.AccelKVM {
+	devices := []string{"/dev/net/tun"}                               // the VMM attaches to the tap start creates
+	if vs.plan.Spec.Accel == vmm.AccelKVM && vs.plan.VMM != vmm.SPT { // spt runs guests as a process
 		devices = append(devices, "/dev/kvm")
 	}
 	for _, d := range devices {

@@ -110,12 +110,18 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 		plan.ExtraCmdline = r.Config.Linux.KernelArgs
 	}
 	// The launcher builds the final argv at start, once the network is
-	// known; building it now without one catches every other error here.
-	if _, err := launcher.Argv(plan, nil); err != nil {
+	// known; building it now with a stand-in network catches every other
+	// error here (a VMM may require a NIC the unikernel declares).
+	if _, err := launcher.Argv(plan, &placeholderNet); err != nil {
 		return nil, err
 	}
 	return &vmSetup{meta: meta, plan: plan}, nil
 }
+
+// placeholderNet stands for the network start will find, for checking a
+// plan at create.
+var placeholderNet = launcher.Network{Interface: "eth0", Tap: "urunc00000000", MAC: "02:00:00:00:00:01",
+	IP: "192.0.2.2", PrefixLen: 24, Gateway: "192.0.2.1", MTU: 1500}
 
 // platforms tells each guest which machine it boots on.
 var platforms = map[vmm.Name]guest.Platform{

@@ -27,6 +27,7 @@ func invalid(field, format string, a ...any) error {
 var ErrNoSolo5Manifest = errors.New("no solo5 manifest")
 
 // unsupported reports a Spec field a VMM cannot honour.
-func unsupported(v Name, field, format string, a ...any) error {
-	return fmt.Errorf("%s: %s: %w: %s", v, field, ErrNotSupported, fmt.Sprintf(format, a...))
+func unsupported(_ Name, field, format string, a ...any) error {
+	// The caller names the VMM once, when it wraps the error.
+	return fmt.Errorf("%s: %w: %s", field, ErrNotSupported, fmt.Sprintf(format, a...))
 }

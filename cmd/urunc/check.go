@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/urunc-dev/urunc/internal/config"
+	"github.com/urunc-dev/urunc/internal/hostcheck"
+)
+
+var checkCommand = &cli.Command{
+	Name:  "check",
+	Usage: "check that this host can run urunc's VMMs; exit 1 if QEMU guests cannot run",
+	Description: `Prints one line per item: ok, missing or warn, the item, what was found
+and, when something is missing, how to fix it. Exits 0 when everything QEMU
+guests need works (other VMMs are reported but optional), 1 otherwise.`,
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 0, 0); err != nil {
+			return err
+		}
+		write := map[string]func(*os.File, []hostcheck.Result) error{
+			"text": func(f *os.File, rs []hostcheck.Result) error { return hostcheck.WriteText(f, rs) },
+			"json": func(f *os.File, rs []hostcheck.Result) error { return hostcheck.WriteJSON(f, rs) },
+		}[c.String("format")]
+		if write == nil {
+			return fmt.Errorf("check: --format %q: must be text or json", c.String("format"))
+		}
+		cfg, err := config.Load(c.String("config"))
+		if err != nil {
+			return err
+		}
+		rs := hostcheck.Run(cfg, hostcheck.HostProbes())
+		if err := write(os.Stdout, rs); err != nil {
+			return err
+		}
+		if !hostcheck.Passed(rs) {
+			return exitCode(1)
+		}
+		return nil
+	},
+}

@@ -1,0 +1,77 @@
+package launcher
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/urunc-dev/urunc/internal/guest"
+	"github.com/urunc-dev/urunc/internal/vmm"
+)
+
+func linuxPlan(v vmm.Name, format vmm.KernelFormat) Plan {
+	return Plan{
+		VMM: v,
+		Spec: vmm.Spec{Binary: "/usr/bin/vmm", Kernel: "/urunc/kernel", KernelFormat: format, Initrd: "/urunc/initrd",
+			MemoryMiB: 128, VCPUs: 1, Accel: vmm.AccelKVM, RunDir: "/urunc/run"},
+		Guest:         guest.Linux,
+		GuestSpec:     guest.Spec{Args: []string{"/app"}},
+		ExtraCmdline:  "loglevel=7",
+		ControlSocket: "/urunc/run/control.sock",
+	}
+}
+
+var testNet = &Network{Interface: "eth0", Tap: "urunc0a0b0c0d", MAC: "02:42:0a:04:00:05",
+	IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", MTU: 1500, DNS: []string{"10.4.0.1"}}
+
+func TestArgv(t *testing.T) {
+	cases := []struct {
+		name      string
+		plan      Plan
+		net       *Network
+		want, not []string
+	}{
+		{"qemu with network and channels", linuxPlan(vmm.QEMU, vmm.FormatBzImage), testNet,
+			[]string{"ifname=urunc0a0b0c0d", "mac=02:42:0a:04:00:05", "ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1",
+				"loglevel=7", "isa-debug-exit", "control.sock"}, nil},
+		{"qemu without network", linuxPlan(vmm.QEMU, vmm.FormatBzImage), nil,
+			[]string{"isa-debug-exit"}, []string{"-netdev", "ip="}},
+		{"cloud-hypervisor has no exit device or control channel", linuxPlan(vmm.CloudHypervisor, vmm.FormatPVH), testNet,
+			[]string{"tap=urunc0a0b0c0d", "ip=10.4.0.5"}, []string{"isa-debug-exit", "control.sock"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			argv, err := Argv(tc.plan, tc.net)
+			if err != nil {
+				t.Fatal(err)
+			}
+			joined := strings.Join(argv, " ")
+			for _, w := range tc.want {
+				if !strings.Contains(joined, w) {
+					t.Errorf("argv lacks %q:\n%s", w, joined)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(joined, n) {
+					t.Errorf("argv has %q:\n%s", n, joined)
+				}
+			}
+		})
+	}
+}
+
+func TestTakesNet(t *testing.T) {
+	net := vmm.Solo5Device{Name: "service", Type: vmm.Solo5NetBasic}
+	blk := vmm.Solo5Device{Name: "storage", Type: vmm.Solo5BlockBasic}
+	for name, tc := range map[string]struct {
+		spec vmm.Spec
+		want bool
+	}{
+		"not solo5":           {vmm.Spec{}, true},
+		"solo5 with a nic":    {vmm.Spec{Solo5: &vmm.Solo5Manifest{Devices: []vmm.Solo5Device{blk, net}}}, true},
+		"solo5 without a nic": {vmm.Spec{Solo5: &vmm.Solo5Manifest{Devices: []vmm.Solo5Device{blk}}}, false},
+	} {
+		if got := takesNet(tc.spec); got != tc.want {
+			t.Errorf("%s: takesNet = %v, want %v", name, got, tc.want)
+		}
+	}
+}
