@@ -58,12 +58,14 @@ install: all
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal tests examples)" || (gofmt -l cmd internal tests examples; exit 1)
+	cd deploy && $(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal tests examples deploy bench)" || (gofmt -l cmd internal tests examples deploy bench; exit 1)
 
 # Everything: unit tests and, as root, the end-to-end tests on real QEMU.
 test: deps all kernel tools vet
 	@mkdir -p $(CACHE)
 	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) URUNIT_TEST_KERNEL=$(KERNEL) URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
+	cd deploy && URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -v ./... 2>&1 | tee -a $(CACHE)/test.log
 	@echo "== skipped tests and why:"; grep -A1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
 
 unit:

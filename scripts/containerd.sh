@@ -11,6 +11,7 @@
 #   TOOLS       folder with containerd, ctr, runc (default: /var/cache/urunc/tools, see install-tools.sh)
 #   CONTAINERD_CRI=0        disable the CRI plugin (enabled by default, with private paths)
 #   CONTAINERD_LOG_LEVEL    default debug
+#   CONTAINERD_SANDBOX_IMAGE  CRI pod sandbox (pause) image, default urunc.local/pause:test
 # containerd's PATH is URUNC_BIN:TOOLS:$PATH, so the shims find urunc and the pinned runc,
 # and containerd finds containerd-shim-urunc-v2 for the runtime io.containerd.urunc.v2.
 # Keep DIR short: unix socket paths are limited to 108 bytes.
@@ -78,10 +79,16 @@ disabled_plugins = [$cri_disabled]
 
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.urunc]
         runtime_type = 'io.containerd.urunc.v2'
+        pod_annotations = ['com.urunc.unikernel.*']
+        container_annotations = ['com.urunc.unikernel.*']
 
     [plugins.'io.containerd.cri.v1.runtime'.cni]
       bin_dirs = ['/usr/lib/cni']
       conf_dir = '$dir/cni/net.d'
+
+  # The pod sandbox image, imported locally by the CRI tests (never pulled).
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = '${CONTAINERD_SANDBOX_IMAGE:-urunc.local/pause:test}'
 
   [plugins.'io.containerd.grpc.v1.cri']
     stream_server_address = '127.0.0.1'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the host packages urunc's build, tests and demo need (Debian 12).
 set -euo pipefail
-pkgs=(qemu-system-x86 libseccomp-dev busybox-static iproute2 cpio lz4 gcc make)
+pkgs=(qemu-system-x86 libseccomp-dev busybox-static iproute2 cpio lz4 gcc make podman docker.io)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

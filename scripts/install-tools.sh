@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned client tools the end-to-end tests drive: containerd,
 # ctr and containerd-shim-runc-v2, nerdctl, runc (built with seccomp, for
-# side-by-side comparisons), and Debian's CNI plugins (in /usr/lib/cni).
+# side-by-side comparisons), crictl and critest (cri-tools), and Debian's CNI
+# plugins (in /usr/lib/cni).
 #
 #   scripts/install-tools.sh [DEST]      DEST defaults to /var/cache/urunc/tools
 #
@@ -58,7 +59,10 @@ build() {
 	tmp=$(mktemp -d "$dest/.build-$tool.XXXXXX")
 	for pkg in "$@"; do
 		bin=$(basename "$pkg")
-		(cd "$dir" && "$go" build -mod=readonly -trimpath -tags "$tags" -ldflags "$ldflags" -o "$tmp/$bin" "$pkg") ||
+		# test:PKG is a test binary (critest): go test -c.
+		local gocmd=(build)
+		case $pkg in test:*) pkg=${pkg#test:} gocmd=(test -c) ;; esac
+		(cd "$dir" && "$go" "${gocmd[@]}" -mod=readonly -trimpath -tags "$tags" -ldflags "$ldflags" -o "$tmp/$bin" "$pkg") ||
 			{ rm -rf "$tmp"; die "build $pkg (tools/$tool) failed"; }
 	done
 	for pkg in "$@"; do
@@ -88,5 +92,10 @@ build nerdctl "" "-X github.com/containerd/nerdctl/pkg/version.Version=$nerd" \
 	github.com/containerd/nerdctl/cmd/nerdctl
 
 build runc "seccomp urfave_cli_no_docs" "" github.com/opencontainers/runc
+
+# crictl and critest (a test binary: go test -c) for the CRI tests (tests/e2e/cri_test.go).
+crit=$(module_version cri-tools sigs.k8s.io/cri-tools)
+build cri-tools "" "-X sigs.k8s.io/cri-tools/pkg/version.Version=${crit#v}" \
+	sigs.k8s.io/cri-tools/cmd/crictl test:sigs.k8s.io/cri-tools/cmd/critest
 
 log "done in $((SECONDS - total))s: $(ls "$dest" | tr '\n' ' ')(CNI plugins: /usr/lib/cni)"

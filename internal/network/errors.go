@@ -13,4 +13,7 @@ var (
 	ErrNotTap = errors.New("link exists and is not a tap")
 	// ErrInvalidArgument is returned for an unusable tap name, interface or owner.
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrInUse is returned by Setup when the interface already carries the
+	// traffic of another running guest (one guest per network namespace).
+	ErrInUse = errors.New("interface already serves another guest")
 )

@@ -33,11 +33,48 @@ func Setup(ifc *Interface, tap string, uid, gid int) error {
 	if err := checkSetup(ifc, tap, uid, gid); err != nil {
 		return err
 	}
+	if err := checkFree(ifc.Name, tap); err != nil {
+		return err
+	}
 	if err := Teardown(ifc.Name, tap); err != nil {
 		return fmt.Errorf("remove stale network set-up: %w", err)
 	}
 	if err := setup(ifc, tap, uint32(uid), uint32(gid)); err != nil {
 		return errors.Join(err, Teardown(ifc.Name, tap))
+	}
+	return nil
+}
+
+// checkFree refuses an interface whose traffic already goes to another tap
+// that a VMM holds (its carrier is up): taking it over would cut that guest
+// off. A redirect to a tap nobody holds any more, left by a crashed
+// container, does not count.
+func checkFree(ifcName, tap string) error {
+	link, err := linkByName(ifcName)
+	if err != nil || link == nil {
+		return err
+	}
+	filters, err := netlink.FilterList(link, netlink.HANDLE_MIN_INGRESS)
+	if err != nil {
+		return fmt.Errorf("list ingress filters of %q: %w", ifcName, err)
+	}
+	for _, f := range filters {
+		u, ok := f.(*netlink.U32)
+		if !ok {
+			continue
+		}
+		for _, a := range u.Actions {
+			m, ok := a.(*netlink.MirredAction)
+			if !ok {
+				continue
+			}
+			target, err := netlink.LinkByIndex(m.Ifindex)
+			if err != nil || target.Attrs().Name == tap || target.Attrs().RawFlags&unix.IFF_LOWER_UP == 0 {
+				continue
+			}
+			return fmt.Errorf("set up tap %q: %w: %q already redirects to %q, held by a running VMM (urunc serves one guest per network namespace)",
+				tap, ErrInUse, ifcName, target.Attrs().Name)
+		}
 	}
 	return nil
 }

@@ -39,9 +39,9 @@ func (r *Runtime) Create(opts CreateOpts, run bool) (int, error) {
 	if _, err := libcontainer.Load(r.Root, opts.ID); err == nil {
 		return -1, fmt.Errorf("container %q: %w", opts.ID, libcontainer.ErrExist)
 	}
-	meta, err := unikernel.Load(spec.Annotations, rootfsPath(opts.Bundle, spec))
+	meta, err := r.unikernelConfig(spec, opts.Bundle)
 	if err != nil {
-		return -1, fmt.Errorf("unikernel metadata: %w", err)
+		return -1, err
 	}
 	tr.Mark("bundle-parsed")
 	c, proc, undo, err := r.createContainer(opts, spec, meta)
@@ -54,6 +54,30 @@ func (r *Runtime) Create(opts CreateOpts, run bool) (int, error) {
 		undo() // a foreground run is over: remove it as runc does
 	}
 	return status, err
+}
+
+// sandboxAnnotations mark a pod's sandbox (pause) container. CRI puts the
+// pod's annotations on it too, so unikernel metadata there belongs to the
+// pod's other containers: the sandbox always runs as a plain container.
+var sandboxAnnotations = map[string]string{
+	"io.kubernetes.cri.container-type":  "sandbox",    // containerd
+	"io.kubernetes.cri-o.ContainerType": "sandbox",    // CRI-O
+	"io.kubernetes.docker.type":         "podsandbox", // dockershim
+}
+
+// unikernelConfig reads the bundle's unikernel metadata; nil for a plain
+// container.
+func (r *Runtime) unikernelConfig(spec *specs.Spec, bundle string) (*unikernel.Config, error) {
+	for k, v := range sandboxAnnotations {
+		if spec.Annotations[k] == v {
+			return nil, nil
+		}
+	}
+	meta, err := unikernel.Load(spec.Annotations, rootfsPath(bundle, spec))
+	if err != nil {
+		return nil, fmt.Errorf("unikernel metadata: %w", err)
+	}
+	return meta, nil
 }
 
 // createContainer creates the libcontainer container, planning and

@@ -106,10 +106,13 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 	return out.Close()
 }
 
-// imageFiles are the rootfs-relative paths of the kernel, initrd and block
-// image: the guest boots from them, it need not carry them in its initrd.
+// imageFiles are the rootfs paths the guest's initrd leaves out: the
+// kernel, initrd and block image, which the guest boots from, and
+// dev/console, which Docker's init layer leaves as an empty regular file:
+// in the initramfs it would replace the kernel's console device, and the
+// guest's output would go into that file.
 func imageFiles(rootfs string, meta *unikernel.Config) []string {
-	var out []string
+	out := []string{"dev/console"}
 	for _, p := range []string{meta.KernelPath, meta.InitrdPath, meta.BlockPath} {
 		if rel, err := filepath.Rel(rootfs, p); err == nil && p != "" && !strings.HasPrefix(rel, "..") {
 			out = append(out, rel)

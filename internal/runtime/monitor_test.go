@@ -129,3 +129,19 @@ func TestValidateSpec(t *testing.T) {
 		})
 	}
 }
+
+func TestSandboxIsPlain(t *testing.T) {
+	r := &Runtime{}
+	spec := &specs.Spec{Root: &specs.Root{Path: "/nonexistent"}, Annotations: map[string]string{
+		"io.kubernetes.cri.container-type":  "sandbox",
+		"com.urunc.unikernel.unikernelType": "linux", // a pod annotation, meant for the pod's other containers
+	}}
+	meta, err := r.unikernelConfig(spec, "/")
+	if err != nil || meta != nil {
+		t.Fatalf("sandbox: metadata %v, error %v; want a plain container", meta, err)
+	}
+	spec.Annotations["io.kubernetes.cri.container-type"] = "container"
+	if _, err := r.unikernelConfig(spec, "/"); err == nil {
+		t.Fatal("a pod's container with partial metadata was not refused")
+	}
+}

@@ -99,9 +99,7 @@ func criBuildPause(t *testing.T) string {
 		t.Skip("go not on PATH: needed to build the pause image")
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(criPauseSource), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "main.go"), criPauseSource)
 	writeFile(t, filepath.Join(dir, "go.mod"), "module pause\n\ngo 1.21\n")
 	c := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-s -w", "-o", "pause", ".")
 	c.Dir = dir
@@ -425,6 +423,9 @@ func TestCRIUnikernelPod(t *testing.T) {
 	if shim := d.shimOf(pod.id); shim != "containerd-shim-urunc-v2" {
 		t.Errorf("pod sandbox runs under shim %q, want containerd-shim-urunc-v2", shim)
 	}
+	if pid := d.inspect("inspectp", pod.id).Info.Pid; filepath.Base(exeOf(strconv.Itoa(pid))) != "pause" {
+		t.Errorf("pod sandbox pid %d is %q, want the pause binary (a plain container)", pid, exeOf(strconv.Itoa(pid)))
+	}
 	id := pod.create("httpd", criHttpdImage)
 	d.crictlOK("start", id)
 	d.waitLogs(id, "httpd: listening")
@@ -453,9 +454,8 @@ func TestCRIUnikernelPod(t *testing.T) {
 	d.assertGone(t, []int{c.Info.Pid}, id, pod.id)
 }
 
-// Two unikernels in one pod share its one interface: the second's start
-// wires a second tap with its own tc redirect on the same eth0. This test
-// records what happens (docs/kubernetes.md) and checks the cleanup.
+// Two unikernels in one pod would share its one interface: urunc refuses
+// the second at start, and the first keeps serving.
 func TestCRITwoUnikernelsInOnePod(t *testing.T) {
 	d := criUnikernel(t)
 	pod, errs, code := d.runPod("two", nil)
@@ -471,15 +471,14 @@ func TestCRITwoUnikernelsInOnePod(t *testing.T) {
 	}
 	second := pod.create("second", criHttpdImage, ":8081")
 	_, errs, code = d.crictl("start", second)
-	t.Logf("start of a second unikernel in the pod: exit %d %s", code, strings.TrimSpace(errs))
+	if code == 0 || !strings.Contains(errs, "one guest per network namespace") {
+		t.Errorf("start of a second unikernel in the pod: exit %d %s; want a refusal", code, strings.TrimSpace(errs))
+	}
 	pids := []int{d.inspect("inspect", first).Info.Pid}
-	if code == 0 {
-		d.waitLogs(second, "httpd: listening")
-		pids = append(pids, d.inspect("inspect", second).Info.Pid)
-		pod.logNetwork(t, ns, ip, "both running")
-		d.crictlOK("stop", second)
-		d.crictlOK("rm", second)
-		pod.logNetwork(t, ns, ip, "second removed")
+	d.crictl("rm", "-f", second)
+	if _, err := criGet(ip+":8080", 40); err != nil {
+		pod.logNetwork(t, ns, ip, "after the refused second")
+		t.Errorf("first guest stopped answering after the refused second: %v", err)
 	}
 	d.crictlOK("rm", "-f", first)
 	pod.assertNetnsClean(t, ns, "crictl rm of both")
@@ -501,8 +500,8 @@ func (p *criPod) logNetwork(t *testing.T, ns, ip, when string) {
 }
 
 // Pod annotations are passed to every container of the pod, the sandbox
-// included (scripts/containerd.sh sets pod_annotations): a pod annotated
-// as a unikernel makes urunc treat the pause container as one too.
+// included (scripts/containerd.sh sets pod_annotations); urunc runs the
+// sandbox as a plain container all the same.
 func TestCRIPodAnnotationsReachSandbox(t *testing.T) {
 	d := criUnikernel(t)
 	pod, errs, code := d.runPod("annotated", map[string]string{
@@ -510,8 +509,9 @@ func TestCRIPodAnnotationsReachSandbox(t *testing.T) {
 		"com.urunc.unikernel.hypervisor":    "qemu",
 		"com.urunc.unikernel.binary":        "/urunc/kernel",
 	})
-	t.Logf("crictl runp of a pod with com.urunc.unikernel.* annotations: exit %d %s", code, strings.TrimSpace(errs))
-	if code == 0 {
+	if code != 0 {
+		t.Errorf("crictl runp of a pod with com.urunc.unikernel.* annotations: exit %d %s; want the sandbox to run", code, strings.TrimSpace(errs))
+	} else {
 		d.crictlOK("stopp", pod.id)
 		d.crictlOK("rmp", pod.id)
 	}

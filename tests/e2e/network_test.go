@@ -229,3 +229,44 @@ func TestCheckTarget(t *testing.T) {
 		}
 	}
 }
+
+// A second guest in the same network namespace (a pod) is refused at
+// start instead of cutting the first one off.
+func TestNetworkOneGuestPerNamespace(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	tn := newTestNet(t, 3)
+	web := func(id string) string {
+		b := e.linuxBundle(t)
+		b.spec.Process.Args = []string{"/httpd", ":8080"}
+		copyFile(t, filepath.Join(e.bin, "httpd"), b.rootfs("httpd"), 0o755)
+		e.withModules(t, b)
+		joinNetns(b, tn.ctr)
+		return b.write()
+	}
+	out := filepath.Join(t.TempDir(), "console")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := r.cmd(context.Background(), "run", "--detach", "--bundle", web("first"), "first")
+	c.Stdout, c.Stderr = f, f
+	if err := c.Run(); err != nil {
+		t.Fatalf("run -d first: %v", err)
+	}
+	t.Cleanup(func() { r.urunc("delete", "--force", "first") })
+	waitFor(t, out, "httpd: listening", 90*time.Second)
+	tn.get(t, tn.peer, tn.ctrIP+":8080")
+
+	res := r.urunc("run", "--detach", "--bundle", web("second"), "second")
+	if res.code == 0 || !strings.Contains(res.stderr, "one guest per network namespace") {
+		t.Errorf("second guest in the namespace: exit %d, stderr %q; want a refusal", res.code, res.stderr)
+	}
+	r.urunc("delete", "--force", "second")
+	if body := tn.get(t, tn.peer, tn.ctrIP+":8080"); !strings.Contains(body, "hello from guest httpd") {
+		t.Errorf("first guest no longer answers after the refused second: %q", body)
+	}
+	r.ok("delete", "--force", "first")
+	tn.assertNothingOfOurs("delete of both")
+}

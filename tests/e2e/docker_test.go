@@ -1,0 +1,269 @@
+package e2e
+
+// The docker driver: a private dockerd (Debian's docker.io 20.10, started
+// by scripts/dockerd.sh with its own containerd) with urunc registered as
+// the runtime "urunc" through a wrapper that records every call. Docker
+// passes no image annotations: urunc finds the unikernel metadata in the
+// image's /urunc.json. Containers run with --network none (no bridge).
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pdConsoleHint explains the known cause when a unikernel's output is
+// missing under Docker only.
+const pdConsoleHint = " (Docker's init layer leaves an empty regular file at /dev/console in the rootfs; " +
+	"copied into the guest's initramfs it replaces the console device, so the guest's output is lost)"
+
+// pdDockerd is one private dockerd, stopped and removed when the test ends.
+type pdDockerd struct {
+	t      *testing.T
+	repo   string // repository root, for the script
+	dir    string // everything of this daemon lives here
+	client string // docker client binary
+	env    []string
+	argv   string // the wrapper's record of urunc's arguments
+	logged bool   // argv already shown
+}
+
+// pdDockerClient prefers the client of Debian's docker.io, beside its dockerd.
+func pdDockerClient() string {
+	if _, err := os.Stat("/usr/bin/docker"); err == nil {
+		return "/usr/bin/docker"
+	}
+	p, _ := exec.LookPath("docker")
+	return p
+}
+
+// pdStartDockerd starts a private dockerd, or skips the test saying what
+// is missing.
+func pdStartDockerd(t *testing.T, e *env) *pdDockerd {
+	t.Helper()
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Skipf("dockerd not installed: %s", pdInstallHint)
+	}
+	client := pdDockerClient()
+	if client == "" {
+		t.Skipf("docker client not installed: %s", pdInstallHint)
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A short folder: containerd's sockets live under it.
+	dir, err := os.MkdirTemp("/tmp", "pddk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &pdDockerd{t: t, repo: repo, dir: dir, client: client}
+	// The wrapper lives beside DIR: dockerd.sh only takes an empty DIR.
+	rt := dir + "-rt"
+	t.Cleanup(func() { os.RemoveAll(rt) })
+	_, d.argv = pdWrapper(t, rt, filepath.Join(e.bin, "urunc"))
+	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(dir, "docker.sock"),
+		"DOCKER_CONFIG="+filepath.Join(dir, "client"))
+	t.Cleanup(d.stop)
+	if out, err := d.script("start", "URUNC_BIN="+rt, "URUNC_CONFIG="+e.config); err != nil {
+		t.Fatalf("start dockerd: %v\n%s", err, out)
+	}
+	return d
+}
+
+// script runs scripts/dockerd.sh verb on the daemon's folder.
+func (d *pdDockerd) script(verb string, env ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), pdCmdTimeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, filepath.Join(d.repo, "scripts", "dockerd.sh"), verb, d.dir)
+	c.Env = append(os.Environ(), env...)
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+// stop shows the daemon's log on failure, then stops it and removes its
+// folder whatever happened.
+func (d *pdDockerd) stop() {
+	t := d.t
+	if t.Failed() {
+		d.logArgv()
+		if b, err := os.ReadFile(filepath.Join(d.dir, "dockerd.log")); err == nil {
+			lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+			if len(lines) > 40 {
+				lines = lines[len(lines)-40:]
+			}
+			t.Logf("dockerd.log (last %d lines):\n%s", len(lines), strings.Join(lines, "\n"))
+		}
+	}
+	if out, err := d.script("stop"); err != nil {
+		t.Errorf("stop dockerd: %v\n%s", err, out)
+	} else if strings.Contains(out, "leftover") {
+		t.Errorf("dockerd.sh stop found leftovers:\n%s", out)
+	}
+}
+
+// docker runs the client against this daemon and fails the test if it
+// cannot run.
+func (d *pdDockerd) docker(args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	stdout, stderr, code, err := pdExec(d.env, d.client, args...)
+	if err != nil {
+		d.t.Fatalf("docker %v: %v (stderr: %s)", args, err, stderr)
+	}
+	return stdout, stderr, code
+}
+
+// ok runs docker and fails the test unless it exits 0.
+func (d *pdDockerd) ok(args ...string) string {
+	d.t.Helper()
+	out, errs, code := d.docker(args...)
+	if code != 0 {
+		d.t.Fatalf("docker %v: exit %d: %s", args, code, errs)
+	}
+	return out
+}
+
+// run is `docker run` with urunc and no network.
+func (d *pdDockerd) run(args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	return d.docker(append([]string{"run", "--runtime", "urunc", "--pull", "never", "--network", "none"}, args...)...)
+}
+
+func (d *pdDockerd) logArgv() {
+	if b, err := os.ReadFile(d.argv); err == nil && !d.logged {
+		d.logged = true
+		d.t.Logf("urunc calls (docker):\n%s", b)
+	}
+}
+
+// assertNoState fails if urunc kept a container or VM folder under the
+// root Docker gives it.
+func (d *pdDockerd) assertNoState() {
+	d.t.Helper()
+	pdAssertNoState(d.t, filepath.Join(d.dir, "exec", "runtime-runc", "moby"))
+}
+
+// pdUnikernelDocker packs the hello app as a docker-archive with cmd as
+// its arguments and loads it into a private dockerd.
+func pdUnikernelDocker(t *testing.T, cmd ...string) (*pdDockerd, string) {
+	e := setup(t, true)
+	if _, err := os.Stat(filepath.Join(e.bin, "urunc-pack")); err != nil {
+		t.Skip("urunc-pack not built: run `make`")
+	}
+	d := pdStartDockerd(t, e)
+	ref := "urunc.local/hello:test"
+	d.ok("load", "-i", pdPack(t, e, ref, "docker", cmd...))
+	return d, ref
+}
+
+func TestDockerUnikernel(t *testing.T) {
+	d, image := pdUnikernelDocker(t, "3")
+	out, errs, code := d.run("--rm", image)
+	d.logArgv()
+	if code != 3 {
+		t.Fatalf("docker run --runtime urunc %s: exit %d, stdout %q, stderr %q; want 3", image, code, out, errs)
+	}
+	if !strings.Contains(out, "hello from guest") {
+		t.Errorf("docker run --runtime urunc %s: stdout %q, stderr %q; want the guest's line%s", image, out, errs, pdConsoleHint)
+	}
+	pdCheckArgv(t, d.argv, "create", "start", "delete")
+	d.assertNoState()
+}
+
+// A detached unikernel stops on `docker stop`: SIGTERM reaches the app in
+// the guest, which says so and exits 143.
+func TestDockerUnikernelStop(t *testing.T) {
+	d, image := pdUnikernelDocker(t, "0", "600")
+	if _, errs, code := d.run("-d", "--name", "vm", image); code != 0 {
+		t.Fatalf("docker run -d --runtime urunc %s: exit %d: %s", image, code, errs)
+	}
+	// No wait for the guest's first line: urunc's kill repeats SIGTERM
+	// until a booting guest answers, so stopping at once must work too.
+	d.ok("stop", "--time", "30", "vm")
+	code := strings.TrimSpace(d.ok("inspect", "--format", "{{.State.ExitCode}}", "vm"))
+	logs, _, _ := d.docker("logs", "vm")
+	d.logArgv()
+	if code != "143" {
+		t.Errorf("after docker stop: exit code %s, want 143", code)
+	}
+	if !strings.Contains(logs, "hello from guest") || !strings.Contains(logs, "hello: got SIGTERM") {
+		t.Errorf("after docker stop: logs %q, want \"hello from guest\" and \"hello: got SIGTERM\"%s", logs, pdConsoleHint)
+	}
+	d.ok("rm", "vm")
+	pdCheckArgv(t, d.argv, "create", "start", "kill", "delete")
+	d.assertNoState()
+}
+
+// A plain image runs through urunc as through runc.
+func TestDockerBusybox(t *testing.T) {
+	e := setup(t, false)
+	if _, err := os.Stat(ctrdHostBusybox); err != nil {
+		t.Skipf("%s missing: run `make deps` (busybox-static)", ctrdHostBusybox)
+	}
+	d := pdStartDockerd(t, e)
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	image := "urunc.local/busybox:test"
+	if err := pdWriteBusyboxDockerArchive(archive, image); err != nil {
+		t.Fatalf("build busybox image: %v", err)
+	}
+	d.ok("load", "-i", archive)
+	out, errs, code := d.run("--rm", image, "echo", "hi")
+	if code != 0 || strings.TrimSpace(out) != "hi" {
+		t.Fatalf("docker run --runtime urunc %s echo hi: exit %d, stdout %q, stderr %q; want 0, \"hi\"", image, code, out, errs)
+	}
+	_, errs, code = d.run("--rm", image, "sh", "-c", "exit 5")
+	d.logArgv()
+	if code != 5 {
+		t.Fatalf("docker run --runtime urunc %s sh -c 'exit 5': exit %d, stderr %q; want 5", image, code, errs)
+	}
+	pdCheckArgv(t, d.argv, "create", "start", "delete")
+	d.assertNoState()
+}
+
+// pdWriteBusyboxDockerArchive writes the busybox image as a docker-archive
+// (manifest.json, config, one layer), which Docker 20.10 loads; it does
+// not load OCI layouts.
+func pdWriteBusyboxDockerArchive(path, ref string) error {
+	layer, err := ctrdBusyboxLayer()
+	if err != nil {
+		return err
+	}
+	layerBlob := ctrdNewBlob("", layer)
+	config, err := json.Marshal(map[string]any{
+		"architecture": "amd64",
+		"os":           "linux",
+		"created":      ctrdEpoch.Format(time.RFC3339),
+		"config": map[string]any{
+			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			"Cmd": []string{"sh"},
+		},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerBlob.Digest}},
+	})
+	if err != nil {
+		return err
+	}
+	configBlob := ctrdNewBlob("", config)
+	configName := strings.TrimPrefix(configBlob.Digest, "sha256:") + ".json"
+	layerName := strings.TrimPrefix(layerBlob.Digest, "sha256:") + "/layer.tar"
+	manifest, err := json.Marshal([]map[string]any{{
+		"Config": configName, "RepoTags": []string{ref}, "Layers": []string{layerName},
+	}})
+	if err != nil {
+		return err
+	}
+	archive, err := ctrdTar([]ctrdFile{
+		{name: strings.TrimSuffix(layerName, "layer.tar"), dir: true, mode: 0o755},
+		{name: layerName, mode: 0o644, data: layer},
+		{name: configName, mode: 0o644, data: config},
+		{name: "manifest.json", mode: 0o644, data: manifest},
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, archive, 0o644)
+}
