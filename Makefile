@@ -59,7 +59,7 @@ install: all
 vet:
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal tests examples deploy bench)" || (gofmt -l cmd internal tests examples deploy bench; exit 1)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
 # Everything: unit tests and, as root, the end-to-end tests on real QEMU.
 test: deps all kernel tools vet
