@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // linkWait is how long the guest NIC may take to appear once its driver
@@ -94,7 +95,8 @@ func configureLink(l netlink.Link, c *netConfig) error {
 		}
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: c.ip, Mask: c.mask}}
-	if err := netlink.AddrAdd(l, addr); err != nil {
+	// A kernel with IP_PNP has applied ip= itself: EEXIST is success.
+	if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("add address %s to %s: %w", addr.IPNet, name, err)
 	}
 	if err := netlink.LinkSetUp(l); err != nil {
@@ -104,7 +106,7 @@ func configureLink(l netlink.Link, c *netConfig) error {
 		return nil
 	}
 	route := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: c.gateway}
-	if err := netlink.RouteAdd(route); err != nil {
+	if err := netlink.RouteAdd(route); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("add default route via %s: %w", c.gateway, err)
 	}
 	return nil

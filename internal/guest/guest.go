@@ -35,6 +35,9 @@ type Spec struct {
 	Cmdline string // com.urunc.unikernel.cmdline, if the image set one
 	Version string // com.urunc.unikernel.unikernelVersion
 	Net     *Net   `json:",omitempty"` // the container's network; nil for none
+	// TSCkHz, when set, is the TSC frequency the guest must be told: the VM
+	// has no timer to calibrate its clock against (QEMU's microvm under TCG).
+	TSCkHz uint64 `json:",omitempty"`
 
 	Platform Platform `json:",omitempty"` // the machine the guest boots on; "" for the guest's default
 	Block    *Block   `json:",omitempty"` // image-supplied block device; nil for none

@@ -20,6 +20,7 @@ func TestLinuxBoot(t *testing.T) {
 		{"annotation appended", Spec{Args: []string{"/app"}, Cmdline: "console=hvc0 loglevel=7"},
 			base + " console=hvc0 loglevel=7"},
 		{"args stay off the cmdline", Spec{Args: []string{"/bin/echo", "a b", "--", "x=y"}, Env: []string{"A=1"}}, base},
+		{"tsc", Spec{Args: []string{"/app"}, TSCkHz: 2596120}, base + " tsc_early_khz=2596120"},
 		{"network", Spec{Args: []string{"/app"}, Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", DNS: []string{"10.4.0.1", "9.9.9.9", "1.1.1.1"}, MTU: 1450}},
 			base + " ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1:9.9.9.9 urunit.mtu=1450"},
 		{"network without gateway or dns, before the annotation", Spec{Args: []string{"/app"}, Cmdline: "x=1", Net: &Net{IP: "192.168.1.2", PrefixLen: 30}},

@@ -122,8 +122,8 @@ func (q qemu) Args(s Spec) ([]string, error) {
 	if s.Initrd != "" {
 		args = append(args, "-initrd", s.Initrd)
 	}
-	if cmdline := qemuCmdline(s, machine); cmdline != "" {
-		args = append(args, "-append", cmdline)
+	if s.Cmdline != "" {
+		args = append(args, "-append", s.Cmdline)
 	}
 	if s.Net != nil {
 		args = append(args, qemuNetArgs(*s.Net, machine)...)
@@ -198,25 +198,6 @@ func qemuCPU(a Accel) string {
 		return "host"
 	}
 	return "max"
-}
-
-// qemuCmdline is the guest command line, with tsc_early_khz= added for a
-// Linux bzImage on microvm under TCG: without a calibrated TSC such guests
-// hang in about a third of boots. It is put first, not last, so that a
-// " -- init args" tail stays last and an explicit tsc_early_khz= in the
-// guest's own command line (later, so it wins) is respected. PVH ELF kernels
-// are left alone: they may be non-Linux (Unikraft) where an extra token would
-// be misread.
-func qemuCmdline(s Spec, machine string) string {
-	if machine != machineMicroVM || s.Accel != AccelTCG || s.HostTSCkHz == 0 ||
-		s.KernelFormat != FormatBzImage {
-		return s.Cmdline
-	}
-	tsc := "tsc_early_khz=" + strconv.FormatUint(s.HostTSCkHz, 10)
-	if s.Cmdline == "" {
-		return tsc
-	}
-	return tsc + " " + s.Cmdline
 }
 
 // EscapeOptValue escapes v for use as a value inside a QEMU option list

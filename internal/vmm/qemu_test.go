@@ -27,9 +27,6 @@ func baseSpec() Spec {
 func TestQEMUArgsGolden(t *testing.T) {
 	cases := map[string]func(s *Spec){
 		"tcg-microvm":    func(s *Spec) {},
-		"tcg-tsc":        func(s *Spec) { s.HostTSCkHz = 2596120 },
-		"tcg-tsc-nocmd":  func(s *Spec) { s.HostTSCkHz = 2596120; s.Cmdline = "" },
-		"pvh-tcg-no-tsc": func(s *Spec) { s.KernelFormat = FormatPVH; s.HostTSCkHz = 2596120 },
 		"kvm-microvm":    func(s *Spec) { s.Accel = AccelKVM; s.HostTSCkHz = 2596120 },
 		"multiboot-pc":   func(s *Spec) { s.KernelFormat = FormatMultiboot; s.HostTSCkHz = 1 },
 		"initrd":         func(s *Spec) { s.Initrd = "/rootfs/boot/initrd.img" },

@@ -77,8 +77,8 @@ func TestCtrDetachedUnikernel(t *testing.T) {
 	ref := packHello(t, e, d, "urunc.local/hello:sleep", "0", "600")
 	d.ctrOK("run", "-d", "--runtime", ctrdUruncRuntime, ref, "u2")
 	pid, status := d.taskPid("u2")
-	if status != "RUNNING" || !strings.Contains(exeOf(strconv.Itoa(pid)), "qemu-system") {
-		t.Fatalf("task u2: pid %d (%s) status %q, want RUNNING with the VMM's pid", pid, exeOf(strconv.Itoa(pid)), status)
+	if exe := vmmExe(pid); status != "RUNNING" || !strings.Contains(exe, "qemu-system") {
+		t.Fatalf("task u2: pid %d (%s) status %q, want RUNNING with the VMM's pid", pid, exe, status)
 	}
 	d.ctrOK("tasks", "kill", "u2")
 	d.waitTaskStopped("u2", 10*time.Second)

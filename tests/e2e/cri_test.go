@@ -430,7 +430,7 @@ func TestCRIUnikernelPod(t *testing.T) {
 	d.crictlOK("start", id)
 	d.waitLogs(id, "httpd: listening")
 	c := d.inspect("inspect", id)
-	if c.Status.State != "CONTAINER_RUNNING" || !strings.Contains(exeOf(strconv.Itoa(c.Info.Pid)), "qemu-system") {
+	if c.Status.State != "CONTAINER_RUNNING" || !strings.Contains(vmmExe(c.Info.Pid), "qemu-system") {
 		t.Errorf("container %s: state %q, pid %d (%s); want CONTAINER_RUNNING with the VMM's pid",
 			id, c.Status.State, c.Info.Pid, exeOf(strconv.Itoa(c.Info.Pid)))
 	}

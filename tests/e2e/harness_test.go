@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,18 @@ func processesOf(names ...string) []string {
 		}
 	}
 	return out
+}
+
+// vmmExe waits until pid has exec'd the VMM (the launcher, which runs
+// first under the same pid, takes a few milliseconds) and returns its
+// executable.
+func vmmExe(pid int) string {
+	exe := exeOf(strconv.Itoa(pid))
+	for i := 0; i < 50 && !strings.Contains(exe, "qemu-system"); i++ {
+		time.Sleep(100 * time.Millisecond)
+		exe = exeOf(strconv.Itoa(pid))
+	}
+	return exe
 }
 
 func exeOf(pid string) string {

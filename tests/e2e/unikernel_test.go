@@ -52,7 +52,7 @@ func TestLinuxGuestDetachedLifecycle(t *testing.T) {
 	}
 	r.ok("start", "vm1")
 	s := r.waitStatus("vm1", "running", 10*time.Second)
-	if exe := exeOf(itoa(s.Pid)); !strings.Contains(exe, "qemu-system") {
+	if exe := vmmExe(s.Pid); !strings.Contains(exe, "qemu-system") {
 		t.Errorf("state pid %d runs %q, want the QEMU binary", s.Pid, exe)
 	}
 	if s.Annotations["com.urunc.vm.accel"] == "" {
@@ -180,4 +180,35 @@ func waitFor(t *testing.T, path, want string, d time.Duration) {
 	}
 	b, _ := os.ReadFile(path)
 	t.Fatalf("%s lacks %q after %v:\n%s", path, want, d, b)
+}
+
+// The project's own kernel (make guest-kernel) boots as a PVH ELF on
+// microvm, with virtio-net built in: no modules in the image.
+func TestGuestKernel(t *testing.T) {
+	e := setup(t, true)
+	kernel := os.Getenv("URUNC_GUEST_KERNEL")
+	if _, err := os.Stat(kernel); err != nil {
+		t.Skipf("project guest kernel %q missing: run `make guest-kernel`", kernel)
+	}
+	e.kernel = kernel
+	r := e.runtime(t)
+	t.Run("exit status", func(t *testing.T) {
+		res := r.urunc("run", "--bundle", e.linuxBundle(t, "3").write(), "gk1")
+		if res.code != 3 || !strings.Contains(res.stdout, "hello from guest") {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want 3 and the guest's line", res.code, res.stdout, res.stderr)
+		}
+	})
+	t.Run("network without modules", func(t *testing.T) {
+		tn := newTestNet(t, 4)
+		b := e.linuxBundle(t)
+		b.spec.Process.Args = []string{"/httpd", ":8080"}
+		copyFile(t, filepath.Join(e.bin, "httpd"), b.rootfs("httpd"), 0o755)
+		joinNetns(b, tn.ctr)
+		r.ok("run", "--detach", "--bundle", b.write(), "gk2")
+		t.Cleanup(func() { r.urunc("delete", "--force", "gk2") })
+		if body := tn.get(t, tn.peer, tn.ctrIP+":8080"); !strings.Contains(body, "hello from guest httpd") {
+			t.Errorf("HTTP answer %q", body)
+		}
+		r.ok("delete", "--force", "gk2")
+	})
 }
