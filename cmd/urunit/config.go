@@ -55,6 +55,11 @@ func parseConfig(data []byte) (urunit.Config, error) {
 	if !filepath.IsAbs(cfg.Cwd) {
 		return urunit.Config{}, fmt.Errorf("%w: %q", errRelativeCwd, cfg.Cwd)
 	}
+	for _, m := range cfg.Mounts {
+		if m.Tag == "" || !filepath.IsAbs(m.Target) {
+			return urunit.Config{}, fmt.Errorf("mount %+v: needs a tag and an absolute target", m)
+		}
+	}
 	cfg.Env = withDefaultPath(cfg.Env)
 	return cfg, nil
 }

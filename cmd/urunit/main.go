@@ -56,6 +56,9 @@ func run() int {
 	if err != nil {
 		return fail("read config", err, statusFailure)
 	}
+	if err := setupShares(cfg); err != nil {
+		return fail("mount shared folders", err, statusFailure)
+	}
 	pid, err := startApp(cfg)
 	if err != nil {
 		return fail(fmt.Sprintf("start %q", cfg.Args[0]), err, startFailureStatus(err))

@@ -35,12 +35,23 @@ type Spec struct {
 	Cmdline string // com.urunc.unikernel.cmdline, if the image set one
 	Version string // com.urunc.unikernel.unikernelVersion
 	Net     *Net   `json:",omitempty"` // the container's network; nil for none
+	// RootShare, when set, is the 9p tag of the application's root
+	// filesystem; Mounts are the container's volumes shared over 9p.
+	RootShare string  `json:",omitempty"`
+	Mounts    []Mount `json:",omitempty"`
 	// TSCkHz, when set, is the TSC frequency the guest must be told: the VM
 	// has no timer to calibrate its clock against (QEMU's microvm under TCG).
 	TSCkHz uint64 `json:",omitempty"`
 
 	Platform Platform `json:",omitempty"` // the machine the guest boots on; "" for the guest's default
 	Block    *Block   `json:",omitempty"` // image-supplied block device; nil for none
+}
+
+// Mount is a container volume shared with the guest over 9p.
+type Mount struct {
+	Tag      string
+	Target   string // path in the application's root
+	ReadOnly bool
 }
 
 // Net is the container network the guest takes over: the address of the

@@ -63,13 +63,18 @@ func LinuxInit(s Spec) (urunit.Config, error) {
 	if err := checkLinuxArgs(s); err != nil {
 		return urunit.Config{}, err
 	}
-	return urunit.Config{
-		Args: slices.Clone(s.Args),
-		Env:  slices.Clone(s.Env),
-		Cwd:  s.Cwd,
-		UID:  s.UID,
-		GID:  s.GID,
-	}, nil
+	cfg := urunit.Config{
+		Args:    slices.Clone(s.Args),
+		Env:     slices.Clone(s.Env),
+		Cwd:     s.Cwd,
+		UID:     s.UID,
+		GID:     s.GID,
+		RootTag: s.RootShare,
+	}
+	for _, m := range s.Mounts {
+		cfg.Mounts = append(cfg.Mounts, urunit.Mount{Tag: m.Tag, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	return cfg, nil
 }
 
 // linuxIPParams renders the network in the kernel's own ip= format

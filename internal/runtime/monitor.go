@@ -80,7 +80,7 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 		vs.initrd = meta.InitrdPath
 		return nil
 	}
-	cfg, err := guest.LinuxInit(guestSpec(meta, s))
+	cfg, err := guest.LinuxInit(vs.plan.GuestSpec)
 	if err != nil {
 		return fmt.Errorf("guest linux: %w", err)
 	}
@@ -122,8 +122,8 @@ func imageFiles(rootfs string, meta *unikernel.Config) []string {
 }
 
 func rootfsDir(vs *vmSetup, s *specs.Spec) string {
-	if vs.meta.InitrdPath != "" {
-		return "" // the image brought its own root filesystem
+	if vs.meta.InitrdPath != "" || vs.meta.MountRootfs {
+		return "" // the image brought its own root filesystem, or it is shared
 	}
 	return vs.rootfs
 }
@@ -211,6 +211,10 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 	)
 	if vs.initrd != "" {
 		ms = append(ms, roBind(vs.initrd, monitorInitrd))
+	}
+	if vs.meta.MountRootfs {
+		ms = append(ms, specs.Mount{Source: vs.rootfs, Destination: monitorRootfs, Type: "bind",
+			Options: []string{"rbind", "rw", "nosuid", "nodev"}})
 	}
 	if vs.meta.BlockPath != "" {
 		// The guest may write to its block image, as it would to a disk.

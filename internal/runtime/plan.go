@@ -102,6 +102,9 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	}
 	gs := guestSpec(meta, s)
 	gs.Platform = platforms[v.Name()]
+	if err := planShares(meta, s, &gs, &vs); err != nil {
+		return nil, err
+	}
 	if v.Name() == vmm.QEMU && accel == vmm.AccelTCG && (format == vmm.FormatBzImage || format == vmm.FormatPVH) {
 		gs.TSCkHz = vs.HostTSCkHz // microvm under TCG has no timer to calibrate against
 	}

@@ -22,4 +22,17 @@ type Config struct {
 	Cwd  string   `json:"cwd,omitempty"`
 	UID  uint32   `json:"uid"`
 	GID  uint32   `json:"gid"`
+	// RootTag, when set, is the 9p mount tag of the application's root
+	// filesystem: urunit mounts it and makes it the root before starting
+	// the application. Empty keeps the initramfs as the root.
+	RootTag string `json:"rootTag,omitempty"`
+	// Mounts are 9p shares mounted in the application's root, in order.
+	Mounts []Mount `json:"mounts,omitempty"`
+}
+
+// Mount is a 9p share (a container volume) in the guest.
+type Mount struct {
+	Tag      string `json:"tag"`
+	Target   string `json:"target"` // absolute path in the application's root
+	ReadOnly bool   `json:"readOnly,omitempty"`
 }

@@ -99,6 +99,8 @@ func rejectQEMUOnly(v Name, s Spec) error {
 		return unsupported(v, "QMPSocket", "QMP is QEMU's protocol")
 	case s.Net != nil && s.Net.VhostNet:
 		return unsupported(v, "Net.VhostNet", "no vhost-net backend")
+	case len(s.Shares) > 0:
+		return unsupported(v, "Shares", "no virtio-9p device to share folders with the guest")
 	}
 	return nil
 }

@@ -129,6 +129,7 @@ func (q qemu) Args(s Spec) ([]string, error) {
 		args = append(args, qemuNetArgs(*s.Net, machine)...)
 	}
 	args = append(args, qemuBlockArgs(s.Block, machine)...)
+	args = append(args, qemuShareArgs(s.Shares, machine)...)
 	if s.ExitDevice {
 		args = append(args, "-device",
 			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x02", urunit.ExitPort))

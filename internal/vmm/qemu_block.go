@@ -1,6 +1,11 @@
 package vmm
 
-import "strconv"
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+)
 
 // QEMU block devices: each Spec.Block is a raw-format drive with no
 // frontend of its own (if=none) and a virtio-blk device on the machine's
@@ -22,7 +27,52 @@ func validateQEMUExtra(s Spec) error {
 	if s.APISocket != "" {
 		return unsupported(QEMU, "APISocket", "QEMU's control socket is QMPSocket")
 	}
-	return validateBlock(s.Block)
+	if err := validateBlock(s.Block); err != nil {
+		return err
+	}
+	return validateShares(s.Shares)
+}
+
+// shareTag is what a 9p mount tag may hold here: QEMU limits it to 31
+// bytes, and the guest's mount options are comma-separated.
+var shareTag = regexp.MustCompile(`^[A-Za-z0-9_-]{1,31}$`)
+
+func validateShares(shares []Share) error {
+	seen := map[string]bool{}
+	for i, sh := range shares {
+		field := fmt.Sprintf("Shares[%d]", i)
+		switch {
+		case !filepath.IsAbs(sh.Path):
+			return invalid(field+".Path", "%q is not absolute", sh.Path)
+		case !shareTag.MatchString(sh.Tag):
+			return invalid(field+".Tag", "%q is not 1-31 letters, digits, '-' or '_'", sh.Tag)
+		case seen[sh.Tag]:
+			return invalid(field+".Tag", "%q is used twice", sh.Tag)
+		}
+		seen[sh.Tag] = true
+	}
+	return nil
+}
+
+// qemuShareArgs renders each share as a local fsdev and a virtio-9p
+// device on the machine's transport. security_model=none: files are
+// created as the VMM's user and ownership changes the host refuses are
+// ignored, as the guest expects of a plain folder.
+func qemuShareArgs(shares []Share, machine string) []string {
+	dev := "virtio-9p-pci"
+	if machine == machineMicroVM {
+		dev = "virtio-9p-device"
+	}
+	var args []string
+	for i, sh := range shares {
+		id := "fs" + strconv.Itoa(i)
+		fsdev := "local,id=" + id + ",path=" + EscapeOptValue(sh.Path) + ",security_model=none"
+		if sh.ReadOnly {
+			fsdev += ",readonly=on"
+		}
+		args = append(args, "-fsdev", fsdev, "-device", dev+",fsdev="+id+",mount_tag="+sh.Tag)
+	}
+	return args
 }
 
 // qemuBlockArgs renders the drives of s for machine.

@@ -26,16 +26,20 @@ func baseSpec() Spec {
 
 func TestQEMUArgsGolden(t *testing.T) {
 	cases := map[string]func(s *Spec){
-		"tcg-microvm":    func(s *Spec) {},
-		"kvm-microvm":    func(s *Spec) { s.Accel = AccelKVM; s.HostTSCkHz = 2596120 },
-		"multiboot-pc":   func(s *Spec) { s.KernelFormat = FormatMultiboot; s.HostTSCkHz = 1 },
-		"initrd":         func(s *Spec) { s.Initrd = "/rootfs/boot/initrd.img" },
-		"exit-device":    func(s *Spec) { s.ExitDevice = true },
-		"sandbox":        func(s *Spec) { s.Sandbox = true },
-		"qmp":            func(s *Spec) { s.QMPSocket = "/run/urunc/ctr 1/qmp.sock" },
-		"memory-vcpus":   func(s *Spec) { s.MemoryMiB = 2048; s.VCPUs = 4 },
-		"no-cmdline":     func(s *Spec) { s.Cmdline = "" },
-		"net-microvm":    func(s *Spec) { s.Net = &NetDevice{Tap: "urunc1a2b3c4d", MAC: "02:42:0a:04:00:05"} },
+		"tcg-microvm":  func(s *Spec) {},
+		"kvm-microvm":  func(s *Spec) { s.Accel = AccelKVM; s.HostTSCkHz = 2596120 },
+		"multiboot-pc": func(s *Spec) { s.KernelFormat = FormatMultiboot; s.HostTSCkHz = 1 },
+		"initrd":       func(s *Spec) { s.Initrd = "/rootfs/boot/initrd.img" },
+		"exit-device":  func(s *Spec) { s.ExitDevice = true },
+		"sandbox":      func(s *Spec) { s.Sandbox = true },
+		"qmp":          func(s *Spec) { s.QMPSocket = "/run/urunc/ctr 1/qmp.sock" },
+		"memory-vcpus": func(s *Spec) { s.MemoryMiB = 2048; s.VCPUs = 4 },
+		"no-cmdline":   func(s *Spec) { s.Cmdline = "" },
+		"shares-microvm": func(s *Spec) {
+			s.Shares = []Share{{Path: "/urunc/rootfs", Tag: "rootfs"}, {Path: "/data,x y", Tag: "vol0", ReadOnly: true}}
+		},
+		"shares-pc":   func(s *Spec) { s.KernelFormat = FormatMultiboot; s.Shares = []Share{{Path: "/data", Tag: "vol0"}} },
+		"net-microvm": func(s *Spec) { s.Net = &NetDevice{Tap: "urunc1a2b3c4d", MAC: "02:42:0a:04:00:05"} },
 		"net-pc-vhost": func(s *Spec) {
 			s.KernelFormat = FormatMultiboot
 			s.Net = &NetDevice{Tap: "tap,0", MAC: "02:42:0a:04:00:05", VhostNet: true}
@@ -126,6 +130,9 @@ func TestQEMUValidate(t *testing.T) {
 		{"bogus format", func(s *Spec) { s.KernelFormat = "pe" }, "KernelFormat", ErrInvalidSpec},
 		{"plain elf", func(s *Spec) { s.KernelFormat = FormatELF }, "elf", ErrNotSupported},
 		{"multiboot2", func(s *Spec) { s.KernelFormat = FormatMultiboot2 }, "multiboot2", ErrNotSupported},
+		{"share relative", func(s *Spec) { s.Shares = []Share{{Path: "data", Tag: "vol0"}} }, "Shares[0].Path", ErrInvalidSpec},
+		{"share bad tag", func(s *Spec) { s.Shares = []Share{{Path: "/data", Tag: "a,b"}} }, "Shares[0].Tag", ErrInvalidSpec},
+		{"share tag twice", func(s *Spec) { s.Shares = []Share{{Path: "/a", Tag: "t"}, {Path: "/b", Tag: "t"}} }, "Shares[1].Tag", ErrInvalidSpec},
 		{"net without tap", func(s *Spec) { s.Net = &NetDevice{MAC: "02:00:00:00:00:01"} }, "Net.Tap", ErrInvalidSpec},
 		{"net bad mac", func(s *Spec) { s.Net = &NetDevice{Tap: "t", MAC: "02:00"} }, "Net.MAC", ErrInvalidSpec},
 		{"control socket too long", func(s *Spec) { s.ControlSocket = "/" + strings.Repeat("a", 107) }, "ControlSocket", ErrInvalidSpec},

@@ -62,6 +62,7 @@ type Spec struct {
 	Sandbox      bool       // enable the VMM's own syscall sandbox
 	QMPSocket    string     // optional path of a QMP control socket
 	Net          *NetDevice // the guest's network interface; nil for none
+	Shares       []Share    `json:",omitempty"` // folders shared with the guest over 9p
 
 	// ControlSocket, when set, is the path of a UNIX socket the VMM listens
 	// on and wires to the guest's second serial port (urunit.ControlDevice),
@@ -109,6 +110,13 @@ type File struct {
 // files must exist before argv is executed.
 type ConfigFiler interface {
 	ConfigFiles(s Spec) ([]File, error)
+}
+
+// Share is a host folder the guest mounts over 9p (virtio-9p).
+type Share struct {
+	Path     string // folder, as the VMM sees it
+	Tag      string // mount tag the guest mounts by
+	ReadOnly bool
 }
 
 // NetDevice is a guest network interface backed by a host tap device.

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// guestKernel points e at the project's own kernel (9p built in), or skips.
+func guestKernel(t *testing.T, e *env) {
+	t.Helper()
+	kernel := os.Getenv("URUNC_GUEST_KERNEL")
+	if _, err := os.Stat(kernel); err != nil {
+		t.Skipf("project guest kernel %q missing: run `make guest-kernel`", kernel)
+	}
+	e.kernel = kernel
+}
+
+// shellBundle is a Linux-guest bundle whose app is busybox sh running script.
+func (e *env) shellBundle(t *testing.T, script string) *bundle {
+	bb := busyboxBundle(t, "/bin/sh", "-c", script)
+	copyFile(t, e.kernel, bb.rootfs("boot/vmlinuz"), 0o644)
+	bb.spec.Annotations = map[string]string{
+		"com.urunc.unikernel.unikernelType": "linux",
+		"com.urunc.unikernel.hypervisor":    "qemu",
+		"com.urunc.unikernel.binary":        "/boot/vmlinuz",
+	}
+	return bb
+}
+
+func bindMount(src, dst string, ro bool) specs.Mount {
+	opts := []string{"rbind", "rw"}
+	if ro {
+		opts = []string{"rbind", "ro"}
+	}
+	return specs.Mount{Source: src, Destination: dst, Type: "bind", Options: opts}
+}
+
+// A 9p-rooted guest reads a file of its image and writes into a volume the
+// test then finds on the host; a read-only volume refuses the write.
+func TestSharedRootfsAndVolumes(t *testing.T) {
+	e := setup(t, true)
+	guestKernel(t, e)
+	r := e.runtime(t)
+	vol, rovol := t.TempDir(), t.TempDir()
+	b := e.shellBundle(t, "cat /in-image.txt; mount | grep -c ' / type 9p'; echo written > /vol/out.txt; "+
+		"echo x > /rovol/x 2>/dev/null || echo ro-refused")
+	writeFile(t, b.rootfs("in-image.txt"), "from the image\n")
+	b.spec.Annotations["com.urunc.unikernel.mountRootfs"] = "true"
+	b.spec.Mounts = append(b.spec.Mounts, bindMount(vol, "/vol", false), bindMount(rovol, "/rovol", true))
+	res := r.urunc("run", "--bundle", b.write(), "st1")
+	if res.code != 0 {
+		t.Fatalf("run: exit %d\nstdout %s\nstderr %s", res.code, res.stdout, res.stderr)
+	}
+	for _, want := range []string{"from the image", "1\n", "ro-refused"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("guest output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(vol, "out.txt")); err != nil || string(got) != "written\n" {
+		t.Errorf("volume file on the host: %q, %v; want \"written\"", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(rovol, "x")); err == nil {
+		t.Error("the guest wrote into a read-only volume")
+	}
+}
+
+// A volume for a kernel without 9p is an error at create naming the mount,
+// not a silently missing folder.
+func TestVolumeNeedsNineP(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	b := e.linuxBundle(t)
+	b.spec.Mounts = append(b.spec.Mounts, bindMount(t.TempDir(), "/data", false))
+	res := r.urunc("create", "--bundle", b.write(), "st2")
+	if res.code == 0 || !strings.Contains(res.stderr, "volume") || !strings.Contains(res.stderr, "/data") || !strings.Contains(res.stderr, "9p") {
+		t.Errorf("create: exit %d, stderr %q; want an error naming the volume and 9p", res.code, res.stderr)
+	}
+}
