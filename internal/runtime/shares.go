@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -28,9 +29,10 @@ var nineP = []byte("9p2000.L")
 
 // planShares decides which folders the guest mounts over 9p: the image
 // rootfs when the image asks for it (mountRootfs), and every volume, a
-// bind mount of a folder. Bind mounts of files (resolv.conf, hosts,
-// hostname, termination-log) are the client's plumbing for the container
-// process; the guest gets DNS from the network set-up instead.
+// bind mount of a folder outside /dev, /proc and /sys. Bind mounts of files
+// (resolv.conf, hosts, hostname, termination-log) and of the pod's
+// /dev/shm are the client's plumbing for the container process; the guest
+// gets DNS from the network set-up and makes its own /dev.
 func planShares(meta *unikernel.Config, s *specs.Spec, gs *guest.Spec, vs *vmm.Spec) error {
 	if meta.MountRootfs {
 		gs.RootShare = rootShareTag
@@ -51,9 +53,18 @@ func planShares(meta *unikernel.Config, s *specs.Spec, gs *guest.Spec, vs *vmm.S
 	return checkShares(meta, gs, vs)
 }
 
+// pseudoDirs hold what the guest kernel makes itself (CRI binds the pod's
+// /dev/shm, for one): binds there are not volumes.
+var pseudoDirs = []string{"/dev", "/proc", "/sys"}
+
 func isFolderBind(m specs.Mount) bool {
 	if m.Type != "bind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
 		return false
+	}
+	for _, d := range pseudoDirs {
+		if m.Destination == d || strings.HasPrefix(m.Destination, d+"/") {
+			return false
+		}
 	}
 	fi, err := os.Stat(m.Source)
 	return err == nil && fi.IsDir()

@@ -106,6 +106,19 @@ func TestContainerdRestartWithUnikernel(t *testing.T) {
 	d.assertNoVMM(t)
 }
 
+// vmms lists the VMMs of this daemon's containers: their root is a monitor
+// root under the daemon's urunc state. (Other QEMUs on the host are not
+// this test's.)
+func (d *ctrdDaemon) vmms() []string {
+	var out []string
+	for _, p := range processesOf("qemu-system") {
+		if root, err := os.Readlink("/proc/" + p + "/root"); err == nil && strings.HasPrefix(root, "/run/containerd/runc/"+d.ns+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // shimCount counts this daemon's urunc shims.
 func (d *ctrdDaemon) shimCount() int {
 	n := 0
@@ -141,10 +154,10 @@ func (d *ctrdDaemon) restart(t *testing.T) {
 func (d *ctrdDaemon) assertNoVMM(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(processesOf("qemu-system")) > 0 && time.Now().Before(deadline) {
+	for len(d.vmms()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if p := processesOf("qemu-system"); len(p) > 0 {
+	if p := d.vmms(); len(p) > 0 {
 		t.Errorf("VMM processes left: %v", p)
 	}
 	for i := 0; i < 50 && d.shimCount() > 0; i++ {
