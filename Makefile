@@ -11,7 +11,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc shim pack urunit hello httpd deps tools kernel guest-kernel install test unit e2e demo vet clean
+.PHONY: all urunc shim pack urunit hello httpd deps tools kernel guest-kernel bench install test unit e2e demo vet clean
 
 all: urunc shim pack urunit hello httpd
 
@@ -77,6 +77,11 @@ test: deps all kernel guest-kernel tools vet
 
 unit:
 	$(GO) test ./...
+
+# urunc vs runc figures (docs/performance.md); results in results/<timestamp>/.
+# BENCH_FLAGS narrows it, e.g. -sections af -n-lifecycle 5 (go run ./bench -h).
+bench: deps all kernel tools
+	$(GO) run ./bench -bin $(BIN) -kernel $(KERNEL) -tools $(TOOLS) $(BENCH_FLAGS)
 
 demo: deps all kernel
 	./scripts/demo.sh $(BIN) $(KERNEL)

@@ -19,7 +19,7 @@ import (
 
 // vmmOverhead is urunc's default qemu.memory_overhead_mib
 // (internal/config.Default), which the RuntimeClass reserves per pod.
-const vmmOverhead = "64Mi"
+const vmmOverhead = "96Mi"
 
 // decode reads a one-document manifest strictly (unknown or misspelt fields
 // are errors) into obj, checking its apiVersion and kind.

@@ -15,10 +15,10 @@ func TestGuestMemoryMiB(t *testing.T) {
 	}{
 		{"no limit", 0, 256, false},
 		{"unlimited -1", -1, 256, false},
-		{"512 MiB", 512 * mib, 448, false},
-		{"exact minimum", 128 * mib, 64, false},
-		{"rounds down", 200*mib + 12345, 136, false},
-		{"below minimum", 128*mib - 1, 0, true},
+		{"512 MiB", 512 * mib, 416, false},
+		{"exact minimum", 192 * mib, 96, false},
+		{"rounds down", 200*mib + 12345, 104, false},
+		{"below minimum", 192*mib - 1, 0, true},
 		{"tiny", 4096, 0, true},
 	}
 	c := Default()
@@ -30,8 +30,8 @@ func TestGuestMemoryMiB(t *testing.T) {
 			}
 			if err != nil {
 				if !errors.Is(err, ErrMemoryTooSmall) || !strings.Contains(err.Error(), "linux.resources.memory.limit") ||
-					!strings.Contains(err.Error(), "128 MiB") {
-					t.Errorf("error %q should name the limit field and the 128 MiB minimum", err)
+					!strings.Contains(err.Error(), "192 MiB") {
+					t.Errorf("error %q should name the limit field and the 192 MiB minimum", err)
 				}
 			}
 		})

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// baseSpec is the spec `runc spec` writes, with args set and a private
+// network namespace.
+func baseSpec(args ...string) *specs.Spec {
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	return &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs"},
+		Process: &specs.Process{
+			Args: args, Cwd: "/", Env: []string{"PATH=/usr/bin:/bin", "TERM=xterm"},
+			Capabilities:    &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
+			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+			NoNewPrivileges: true,
+		},
+		Hostname: "urunc-bench",
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces:    []specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}},
+			MaskedPaths:   []string{"/proc/kcore", "/proc/keys", "/sys/firmware"},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/sys", "/proc/sysrq-trigger"},
+		},
+	}
+}
+
+// bundle is an OCI bundle folder.
+type bundle struct {
+	dir  string
+	spec *specs.Spec
+}
+
+func newBundle(dir string, spec *specs.Spec) *bundle {
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		panic(err)
+	}
+	return &bundle{dir: dir, spec: spec}
+}
+
+func (b *bundle) rootfs(p string) string { return filepath.Join(b.dir, "rootfs", p) }
+
+// write stores config.json and returns the bundle folder.
+func (b *bundle) write() string {
+	data, err := json.MarshalIndent(b.spec, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	writeFile(filepath.Join(b.dir, "config.json"), string(data), 0o644)
+	return b.dir
+}
+
+// appBundle is a Linux-guest unikernel bundle of one example app (from
+// bin/) booting kernel.
+func (bb *bench) appBundle(dir, kernel, app string, args ...string) *bundle {
+	b := newBundle(dir, baseSpec(append([]string{"/" + app}, args...)...))
+	copyFile(kernel, b.rootfs("boot/kernel"), 0o644)
+	copyFile(filepath.Join(bb.o.bin, app), b.rootfs(app), 0o755)
+	b.spec.Annotations = map[string]string{
+		"com.urunc.unikernel.unikernelType": "linux",
+		"com.urunc.unikernel.hypervisor":    "qemu",
+		"com.urunc.unikernel.binary":        "/boot/kernel",
+	}
+	return b
+}
+
+// plainBundle is a runc bundle holding one example app and nothing else.
+func (bb *bench) plainBundle(dir, app string, args ...string) *bundle {
+	b := newBundle(dir, baseSpec(append([]string{"/" + app}, args...)...))
+	copyFile(filepath.Join(bb.o.bin, app), b.rootfs(app), 0o755)
+	return b
+}
+
+// busyboxBundle is a plain bundle with the host's static busybox.
+func busyboxBundle(dir string, args ...string) (*bundle, error) {
+	if _, err := os.Stat(hostBusybox); err != nil {
+		return nil, err
+	}
+	b := newBundle(dir, baseSpec(args...))
+	copyFile(hostBusybox, b.rootfs("bin/busybox"), 0o755)
+	for _, l := range []string{"sh", "sleep", "true"} {
+		if err := os.Symlink("busybox", b.rootfs("bin/"+l)); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// joinNetns makes a bundle use a named network namespace.
+func joinNetns(b *bundle, name string) {
+	for i, ns := range b.spec.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			b.spec.Linux.Namespaces[i].Path = "/var/run/netns/" + name
+		}
+	}
+}
