@@ -73,7 +73,7 @@ test: deps all kernel guest-kernel tools vet
 	@mkdir -p $(CACHE)
 	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) URUNC_GUEST_KERNEL=$(GUEST_KERNEL_DIR)/current/vmlinux URUNIT_TEST_KERNEL=$(KERNEL) URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
 	cd deploy && URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -v ./... 2>&1 | tee -a $(CACHE)/test.log
-	@echo "== skipped tests and why:"; grep -A1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
+	@echo "== skipped tests and why:"; grep -B1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
 
 unit:
 	$(GO) test ./...
