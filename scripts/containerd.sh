@@ -61,6 +61,15 @@ disabled_plugins = [$cri_disabled]
   [plugins.'io.containerd.internal.v1.opt']
     path = '$dir/opt'
 
+  # The blockfile snapshotter gives block-backed rootfs (a loop-mounted ext4
+  # copy of a scratch image per snapshot): the block path of urunc's
+  # storage, on a host without device-mapper.
+  [plugins.'io.containerd.snapshotter.v1.blockfile']
+    scratch_file = '$dir/blockfile-scratch.img'
+    fs_type = 'ext4'
+    mount_options = []
+    recreate_scratch = true
+
   # NRI's socket is a fixed host path; a second containerd would take it over.
   [plugins.'io.containerd.nri.v1.nri']
     disable = true
@@ -162,6 +171,7 @@ start() {
 	mkdir -p "$dir/root" "$dir/state" "$dir/cni/net.d"
 	rm -f "$sock" "$sock.ttrpc"
 	write_config
+	make_scratch
 	[ -e "$dir/cni/net.d/nerdctl-bridge.conflist" ] || write_network
 	# setsid: signals meant for the caller's process group do not reach the daemon.
 	PATH="$urunc_bin:$tools:$PATH" setsid "$tools/containerd" --config "$dir/config.toml" \
@@ -181,6 +191,14 @@ start() {
 		sleep 0.1
 	done
 	log "containerd pid $pid on $sock"
+}
+
+# make_scratch writes the blockfile snapshotter's empty ext4 image.
+make_scratch() {
+	[ -s "$dir/blockfile-scratch.img" ] && return 0
+	command -v mkfs.ext4 >/dev/null || { log "warning: mkfs.ext4 missing: no blockfile snapshotter"; return 0; }
+	truncate -s 512M "$dir/blockfile-scratch.img"
+	mkfs.ext4 -q -F "$dir/blockfile-scratch.img"
 }
 
 # remove_tasks kills and deletes every task and container while containerd still runs,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -23,9 +24,15 @@ const nineP = "trans=virtio,version=9p2000.L,msize=512000"
 // its volumes.
 func setupShares(cfg urunit.Config) error {
 	root := "/"
-	if cfg.RootTag != "" {
+	switch {
+	case cfg.RootTag != "":
 		root = newRoot
 		if err := mount9p(cfg.RootTag, root, false); err != nil {
+			return err
+		}
+	case cfg.RootDevice != "":
+		root = newRoot
+		if err := mountDevice(cfg.RootDevice, cfg.RootFSType, root); err != nil {
 			return err
 		}
 	}
@@ -34,10 +41,35 @@ func setupShares(cfg urunit.Config) error {
 			return err
 		}
 	}
-	if cfg.RootTag == "" {
+	if root == "/" {
 		return nil
 	}
 	return switchRoot(root)
+}
+
+// deviceWait is how long a block device may take to appear once its
+// driver is loaded.
+const deviceWait = 5 * time.Second
+
+// mountDevice mounts the root block device, waiting for its driver.
+func mountDevice(dev, fstype, target string) error {
+	deadline := time.Now().Add(deviceWait)
+	for {
+		if _, err := os.Stat(dev); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("root device %s did not appear within %v: the guest kernel needs virtio-blk (built in, or its module under /lib/modules/<release> in the image)", dev, deviceWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return fmt.Errorf("mount root device %s: %w", dev, err)
+	}
+	if err := unix.Mount(dev, target, fstype, 0, ""); err != nil {
+		return fmt.Errorf("mount root device %s (%s): %w", dev, fstype, err)
+	}
+	return nil
 }
 
 func mount9p(tag, target string, readOnly bool) error {

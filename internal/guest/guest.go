@@ -39,6 +39,10 @@ type Spec struct {
 	// filesystem; Mounts are the container's volumes shared over 9p.
 	RootShare string  `json:",omitempty"`
 	Mounts    []Mount `json:",omitempty"`
+	// RootDevice, when set, is the guest block device holding the
+	// application's root filesystem, of type RootFSType.
+	RootDevice string `json:",omitempty"`
+	RootFSType string `json:",omitempty"`
 	// TSCkHz, when set, is the TSC frequency the guest must be told: the VM
 	// has no timer to calibrate its clock against (QEMU's microvm under TCG).
 	TSCkHz uint64 `json:",omitempty"`

@@ -64,12 +64,14 @@ func LinuxInit(s Spec) (urunit.Config, error) {
 		return urunit.Config{}, err
 	}
 	cfg := urunit.Config{
-		Args:    slices.Clone(s.Args),
-		Env:     slices.Clone(s.Env),
-		Cwd:     s.Cwd,
-		UID:     s.UID,
-		GID:     s.GID,
-		RootTag: s.RootShare,
+		Args:       slices.Clone(s.Args),
+		Env:        slices.Clone(s.Env),
+		Cwd:        s.Cwd,
+		UID:        s.UID,
+		GID:        s.GID,
+		RootTag:    s.RootShare,
+		RootDevice: s.RootDevice,
+		RootFSType: s.RootFSType,
 	}
 	for _, m := range s.Mounts {
 		cfg.Mounts = append(cfg.Mounts, urunit.Mount{Tag: m.Tag, Target: m.Target, ReadOnly: m.ReadOnly})

@@ -28,6 +28,9 @@ type Plan struct {
 	// ControlSocket is where the VMM listens for the guest's control
 	// channel, used when the guest serves one.
 	ControlSocket string `json:"controlSocket,omitempty"`
+	// RootDisk is the host block device the guest boots from, "" for none
+	// (kept so that delete can release it).
+	RootDisk string `json:"rootDisk,omitempty"`
 	// TraceFile, when set, receives the launcher's phase record; ID tags it.
 	TraceFile string `json:"traceFile,omitempty"`
 	ID        string `json:"id,omitempty"`

@@ -85,14 +85,19 @@ func (r *Runtime) unikernelConfig(spec *specs.Spec, bundle string) (*unikernel.C
 func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unikernel.Config) (*libcontainer.Container, *specs.Process, func(), error) {
 	cspec := spec
 	undo := func() {}
+	var vs *vmSetup
 	if meta != nil {
-		vs, err := r.planVM(meta, spec)
+		var err error
+		vs, err = r.planVM(meta, spec)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		vs.plan.TraceFile, vs.plan.ID = r.traceMount(), opts.ID
 		r.tracer(opts.ID).Mark("planned")
 		vs.rootfs = rootfsPath(opts.Bundle, spec)
+		if err := r.planBlockRoot(vs); err != nil {
+			return nil, nil, nil, err
+		}
 		undo = func() { r.removeVMDir(opts.ID) }
 		if err := r.prepareVM(opts.ID, vs, spec); err != nil {
 			undo()
@@ -113,6 +118,10 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 	if err != nil {
 		undo()
 		return nil, nil, nil, err
+	}
+	if vs != nil && vs.block != nil {
+		release := func() error { return releaseBlockRoot(vs.block, vs.rootfs) }
+		r.afterStart = append(r.afterStart, release)
 	}
 	return c, cspec.Process, func() {
 		if err := c.Destroy(); err != nil {

@@ -107,6 +107,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 // removeVM undoes what start and create set up for a unikernel container.
 func (r *Runtime) removeVM(id string, c *libcontainer.Container) error {
 	err := r.teardownNetwork(id, c)
+	if p, perr := r.readPlan(id); perr == nil && p.RootDisk != "" {
+		err = errors.Join(err, restoreLoop(p.RootDisk))
+	}
 	r.removeVMDir(id)
 	if err != nil {
 		return fmt.Errorf("delete container %q: %w", id, err)

@@ -41,6 +41,14 @@ func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	if err := mirrorHostLinks(filepath.Join(vs.dir, "rootfs")); err != nil {
 		return err
 	}
+	if vs.block != nil {
+		// Nothing may keep the block file system mounted on the host.
+		k, err := copyOut(vs.meta.KernelPath, vs.dir, "kernel")
+		if err != nil {
+			return err
+		}
+		vs.kernel = k
+	}
 	if err := r.prepareInitrd(vs, s); err != nil {
 		return err
 	}
@@ -88,6 +96,13 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 	if err != nil {
 		return err
 	}
+	if vs.block != nil {
+		mods, err := moduleFiles(vs.rootfs)
+		if err != nil {
+			return err
+		}
+		files = append(files, mods...)
+	}
 	vs.initrd = filepath.Join(vs.dir, "initrd")
 	out, err := os.OpenFile(vs.initrd, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -122,8 +137,8 @@ func imageFiles(rootfs string, meta *unikernel.Config) []string {
 }
 
 func rootfsDir(vs *vmSetup, s *specs.Spec) string {
-	if vs.meta.InitrdPath != "" || vs.meta.MountRootfs {
-		return "" // the image brought its own root filesystem, or it is shared
+	if vs.meta.InitrdPath != "" || vs.meta.MountRootfs || vs.block != nil {
+		return "" // the image brought its own root filesystem, or it is shared or a disk
 	}
 	return vs.rootfs
 }
@@ -169,9 +184,12 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 	out.Mounts = append(append([]specs.Mount{}, s.Mounts...), monitorMounts(vs, self)...)
 	linux := *s.Linux
 	out.Linux = &linux
-	devices := []string{"/dev/net/tun"}                               // the VMM attaches to the tap start creates
-	if vs.plan.Spec.Accel == vmm.AccelKVM && vs.plan.VMM != vmm.SPT { // spt runs guests as a process
-		devices = append(devices, "/dev/kvm")
+	devices := []string{"/dev/net/tun"} // the VMM attaches to the tap start creates
+	if vs.plan.Spec.Accel == vmm.AccelKVM && vs.plan.VMM != vmm.SPT {
+		devices = append(devices, "/dev/kvm") // spt runs guests as a process: no KVM
+	}
+	if vs.block != nil {
+		devices = append(devices, vs.block.Device)
 	}
 	for _, d := range devices {
 		if err := addDevice(&out, d); err != nil {
@@ -207,7 +225,7 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 		roBind(filepath.Join(vs.dir, shareDir), monitorShare),
 		specs.Mount{Source: filepath.Join(vs.dir, runDir), Destination: monitorRun, Type: "bind",
 			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}},
-		roBind(vs.meta.KernelPath, monitorKernel),
+		roBind(vs.kernelPath(), monitorKernel),
 	)
 	if vs.initrd != "" {
 		ms = append(ms, roBind(vs.initrd, monitorInitrd))
@@ -244,16 +262,19 @@ func addDevice(s *specs.Spec, path string) error {
 		return fmt.Errorf("device %s: %w", path, err)
 	}
 	major, minor := int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
-	mode := os.FileMode(0o666)
+	typ, mode := "c", os.FileMode(0o666)
+	if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+		typ, mode = "b", 0o660 // a disk: only the VMM's user, not everyone
+	}
 	s.Linux.Devices = append(append([]specs.LinuxDevice{}, s.Linux.Devices...), specs.LinuxDevice{
-		Path: path, Type: "c", Major: major, Minor: minor, FileMode: &mode,
+		Path: path, Type: typ, Major: major, Minor: minor, FileMode: &mode, UID: &s.Process.User.UID, GID: &s.Process.User.GID,
 	})
 	res := specs.LinuxResources{}
 	if s.Linux.Resources != nil {
 		res = *s.Linux.Resources
 	}
 	res.Devices = append(append([]specs.LinuxDeviceCgroup{}, res.Devices...), specs.LinuxDeviceCgroup{
-		Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm",
+		Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm",
 	})
 	s.Linux.Resources = &res
 	return nil

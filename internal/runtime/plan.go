@@ -40,10 +40,21 @@ const (
 type vmSetup struct {
 	meta   *unikernel.Config
 	plan   launcher.Plan
-	initrd string // host path bound at monitorInitrd, "" for none
-	dir    string // the container's VM folder
-	rootfs string // host path of the image rootfs
-	trace  string // host trace file bound into the container, "" for none
+	initrd string     // host path bound at monitorInitrd, "" for none
+	dir    string     // the container's VM folder
+	rootfs string     // host path of the image rootfs
+	trace  string     // host trace file bound into the container, "" for none
+	block  *blockRoot // the rootfs's block device, when the guest boots from it
+	kernel string     // host path of the kernel bound into the container
+}
+
+// kernelPath is the host file bound as the guest kernel: the image's, or a
+// copy taken out of a block-backed rootfs.
+func (vs *vmSetup) kernelPath() string {
+	if vs.kernel != "" {
+		return vs.kernel
+	}
+	return vs.meta.KernelPath
 }
 
 // planVM validates the unikernel request and decides how the VM boots. It

@@ -26,6 +26,10 @@ type Config struct {
 	// filesystem: urunit mounts it and makes it the root before starting
 	// the application. Empty keeps the initramfs as the root.
 	RootTag string `json:"rootTag,omitempty"`
+	// RootDevice, when set, is the block device holding the application's
+	// root filesystem (of type RootFSType), made the root like RootTag.
+	RootDevice string `json:"rootDevice,omitempty"`
+	RootFSType string `json:"rootFSType,omitempty"`
 	// Mounts are 9p shares mounted in the application's root, in order.
 	Mounts []Mount `json:"mounts,omitempty"`
 }

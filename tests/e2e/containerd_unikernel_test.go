@@ -178,3 +178,29 @@ func (d *ctrdDaemon) assertNoVMM(t *testing.T) {
 		t.Errorf("runtime state left: %s", en.Name())
 	}
 }
+
+// With containerd's blockfile snapshotter the rootfs is a loop-mounted ext4
+// image: the guest boots with that device as its root disk.
+func TestCtrBlockfileRootfs(t *testing.T) {
+	e, d := uruncCtrd(t)
+	b := busyboxBundle(t, "/bin/sh")
+	e.withModules(t, b) // Debian's kernel builds virtio-blk as a module
+	archive := filepath.Join(t.TempDir(), "sh.tar")
+	ref := "urunc.local/blockroot:test"
+	args := []string{"--kernel", e.kernel, "--type", "linux", "--hypervisor", "qemu", "--rootfs", b.rootfs(""),
+		"--entrypoint", "/bin/sh", "--cmd", "-c", "--cmd", "mount | grep ' / '; echo in-image > /written; cat /written",
+		"--tag", ref, "--output", archive}
+	if out, err := exec.Command(filepath.Join(e.bin, "urunc-pack"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("urunc-pack: %v\n%s", err, out)
+	}
+	d.ctrOK("images", "import", archive)
+	out, errs, code := d.ctr("run", "--rm", "--snapshotter", "blockfile", "--runtime", ctrdUruncRuntime, ref, "blk1")
+	if code != 0 || !strings.Contains(out, "/dev/vda on / type ext4") || !strings.Contains(out, "in-image") {
+		t.Fatalf("ctr run --snapshotter blockfile: exit %d\nstdout %s\nstderr %s\nwant the root on /dev/vda (ext4), writable", code, out, errs)
+	}
+	d.assertNoVMM(t)
+	// The snapshot's loop device is released once the container is gone.
+	if loops, _ := exec.Command("losetup", "-a").CombinedOutput(); strings.Contains(string(loops), d.dir) {
+		t.Errorf("loop device of the test's snapshots left:\n%s", loops)
+	}
+}

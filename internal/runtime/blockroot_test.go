@@ -1,0 +1,35 @@
+package runtime
+
+import (
+	"testing"
+
+	"github.com/moby/sys/mountinfo"
+)
+
+func TestFindBlockRoot(t *testing.T) {
+	const rootfs = "/run/containerd/io.containerd.runtime.v2.task/default/c1/rootfs"
+	cases := []struct {
+		name   string
+		mounts []*mountinfo.Info
+		want   string // device, "" for none
+	}{
+		{"blockfile loop", []*mountinfo.Info{{Mountpoint: rootfs, Source: "/dev/loop3", FSType: "ext4"}}, "/dev/loop3"},
+		{"devmapper", []*mountinfo.Info{{Mountpoint: rootfs, Source: "/dev/mapper/containerd-pool-snap-12", FSType: "ext4"}}, "/dev/mapper/containerd-pool-snap-12"},
+		{"dm node", []*mountinfo.Info{{Mountpoint: rootfs, Source: "/dev/dm-4", FSType: "xfs"}}, "/dev/dm-4"},
+		{"overlayfs", []*mountinfo.Info{{Mountpoint: rootfs, Source: "overlay", FSType: "overlay"}}, ""},
+		{"other path", []*mountinfo.Info{{Mountpoint: "/mnt", Source: "/dev/loop1", FSType: "ext4"}}, ""},
+		{"loop with a fs the guest cannot mount", []*mountinfo.Info{{Mountpoint: rootfs, Source: "/dev/loop1", FSType: "squashfs"}}, ""},
+		{"overlay mounted over the block device", []*mountinfo.Info{
+			{Mountpoint: rootfs, Source: "/dev/loop1", FSType: "ext4"},
+			{Mountpoint: rootfs, Source: "overlay", FSType: "overlay"}}, ""},
+		{"plain folder", nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := findBlockRoot(tc.mounts, rootfs)
+			if (got == nil) != (tc.want == "") || got != nil && got.Device != tc.want {
+				t.Fatalf("findBlockRoot = %+v, want %q", got, tc.want)
+			}
+		})
+	}
+}
