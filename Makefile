@@ -11,7 +11,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc shim pack urunit hello httpd deps tools kernel guest-kernel bench install test unit e2e demo vet clean
+.PHONY: all urunc shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test unit e2e demo vet clean
 
 all: urunc shim pack urunit hello httpd
 
@@ -56,6 +56,13 @@ $(KERNEL):
 # Minutes to build once; a no-op when the cached build matches the fragment.
 guest-kernel:
 	./scripts/build-guest-kernel.sh $(GUEST_KERNEL_DIR)
+
+# The project kernel as an image that urunc-pack --kernel-image takes, so
+# users need not build it: $(GUEST_KERNEL_DIR)/current/guest-kernel.tar.
+guest-kernel-image: guest-kernel pack
+	$(BIN)/urunc-pack --kernel $(GUEST_KERNEL_DIR)/current/vmlinux --type linux --hypervisor qemu \
+		--tag urunc.local/guest-kernel:$$(cat $(GUEST_KERNEL_DIR)/current/version) --format docker \
+		--output $(GUEST_KERNEL_DIR)/current/guest-kernel.tar
 
 install: all
 	install -D -m 0755 $(BIN)/urunc $(DESTDIR)$(PREFIX)/bin/urunc

@@ -17,7 +17,8 @@ func newFlagSet(s *pack.Spec, file *string, out io.Writer) *flag.FlagSet {
 	fs.SetOutput(out)
 	fs.Usage = func() { usage(fs) }
 	fs.StringVar(file, "f", *file, "declarative spec `FILE` (.json, else TOML); flags override it")
-	fs.StringVar(&s.Kernel, "kernel", s.Kernel, "kernel or unikernel binary `PATH` (required)")
+	fs.StringVar(&s.Kernel, "kernel", s.Kernel, "kernel or unikernel binary `PATH` (this or --kernel-image)")
+	fs.StringVar(&s.KernelImage, "kernel-image", s.KernelImage, "take the kernel from a kernel image's docker-`ARCHIVE` (make guest-kernel-image)")
 	fs.StringVar(&s.Type, "type", s.Type, "guest type: "+strings.Join(pack.Types, "|")+" (required)")
 	fs.StringVar(&s.Hypervisor, "hypervisor", s.Hypervisor, "VMM: "+strings.Join(pack.Hypervisors, "|")+" (required)")
 	fs.StringVar(&s.Cmdline, "cmdline", s.Cmdline, "guest command line")

@@ -32,6 +32,7 @@ var Formats = []string{FormatOCI, FormatDocker}
 // names of urunc-pack, so errors name the flag.
 type Spec struct {
 	Kernel      string   `json:"kernel" toml:"kernel"`
+	KernelImage string   `json:"kernel-image" toml:"kernel-image"` // instead of Kernel: a kernel image's archive
 	Type        string   `json:"type" toml:"type"`
 	Hypervisor  string   `json:"hypervisor" toml:"hypervisor"`
 	Cmdline     string   `json:"cmdline" toml:"cmdline"`

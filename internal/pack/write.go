@@ -17,6 +17,19 @@ import (
 // Run builds the image s describes and writes it to s.Output in s.Format.
 // It returns the image's manifest digest.
 func Run(s Spec) (v1.Hash, error) {
+	if s.KernelImage != "" {
+		if s.Kernel != "" {
+			return v1.Hash{}, fmt.Errorf("%w: --kernel and --kernel-image: give one", ErrInvalid)
+		}
+		dir, err := os.MkdirTemp("", "urunc-pack-")
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		defer os.RemoveAll(dir)
+		if s.Kernel, err = KernelFromImage(s.KernelImage, dir); err != nil {
+			return v1.Hash{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
 	if err := s.Validate(); err != nil {
 		return v1.Hash{}, err
 	}
