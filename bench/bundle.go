@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urunc-dev/urunc/internal/testutil/images"
 )
 
 // baseSpec is the spec `runc spec` writes, with args set and a private
@@ -85,11 +86,11 @@ func (bb *bench) plainBundle(dir, app string, args ...string) *bundle {
 
 // busyboxBundle is a plain bundle with the host's static busybox.
 func busyboxBundle(dir string, args ...string) (*bundle, error) {
-	if _, err := os.Stat(hostBusybox); err != nil {
+	if _, err := os.Stat(images.Busybox); err != nil {
 		return nil, err
 	}
 	b := newBundle(dir, baseSpec(args...))
-	copyFile(hostBusybox, b.rootfs("bin/busybox"), 0o755)
+	copyFile(images.Busybox, b.rootfs("bin/busybox"), 0o755)
 	for _, l := range []string{"sh", "sleep", "true"} {
 		if err := os.Symlink("busybox", b.rootfs("bin/"+l)); err != nil {
 			return nil, err

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-dev/urunc/internal/testutil/images"
 )
 
 const (
@@ -98,7 +101,7 @@ func (d *ctrd) ctrCmd(c *exec.Cmd, args ...string) *exec.Cmd {
 // importImages builds and imports busybox and the hello images.
 func (d *ctrd) importImages() error {
 	bb := filepath.Join(d.b.work, "busybox.tar")
-	if err := writeBusyboxArchive(bb, busyboxRef); err != nil {
+	if err := images.WriteBusybox(bb, busyboxRef, pack.FormatOCI); err != nil {
 		return fmt.Errorf("build busybox image: %w", err)
 	}
 	archives := []string{bb}

@@ -5,29 +5,26 @@ package e2e
 // registry. The pinned tools come from scripts/install-tools.sh.
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	ctrdrt "runtime"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-dev/urunc/internal/testutil/images"
 )
 
 const (
 	ctrdBusyboxRef   = "docker.io/library/busybox:test"
 	ctrdUruncRuntime = "io.containerd.urunc.v2"
 	ctrdCNIPath      = "/usr/lib/cni"
-	ctrdHostBusybox  = "/bin/busybox" // Debian's busybox-static
+	ctrdHostBusybox  = images.Busybox
 	ctrdCmdTimeout   = 2 * time.Minute
 )
 
@@ -208,7 +205,7 @@ func ctrdImportBusybox(t *testing.T, d *ctrdDaemon) string {
 		t.Skipf("%s missing: run `make deps` (busybox-static)", ctrdHostBusybox)
 	}
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
-	if err := ctrdWriteBusyboxArchive(archive, ctrdBusyboxRef); err != nil {
+	if err := images.WriteBusybox(archive, ctrdBusyboxRef, pack.FormatOCI); err != nil {
 		t.Fatalf("build busybox image: %v", err)
 	}
 	d.ctrOK("images", "import", archive)
@@ -216,152 +213,6 @@ func ctrdImportBusybox(t *testing.T, d *ctrdDaemon) string {
 		t.Fatalf("image %s not listed after import: %q", ctrdBusyboxRef, out)
 	}
 	return ctrdBusyboxRef
-}
-
-// ctrdFile is one entry of a tar archive.
-type ctrdFile struct {
-	name, link string
-	mode       int64
-	data       []byte
-	dir        bool
-}
-
-// ctrdEpoch keeps the archives reproducible.
-var ctrdEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func ctrdTar(files []ctrdFile) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range files {
-		h := &tar.Header{Name: f.name, Mode: f.mode, ModTime: ctrdEpoch, Format: tar.FormatPAX}
-		switch {
-		case f.dir:
-			h.Typeflag = tar.TypeDir
-		case f.link != "":
-			h.Typeflag, h.Linkname = tar.TypeSymlink, f.link
-		default:
-			h.Typeflag, h.Size = tar.TypeReg, int64(len(f.data))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// ctrdBusyboxLayer is a rootfs with /bin/busybox and one symlink per applet.
-func ctrdBusyboxLayer() ([]byte, error) {
-	bb, err := os.ReadFile(ctrdHostBusybox)
-	if err != nil {
-		return nil, err
-	}
-	list, err := exec.Command(ctrdHostBusybox, "--list").Output()
-	if err != nil {
-		return nil, err
-	}
-	files := []ctrdFile{{name: "bin/", dir: true, mode: 0o755}}
-	for _, dir := range []string{"dev/", "etc/", "proc/", "root/", "sys/", "tmp/"} {
-		files = append(files, ctrdFile{name: dir, dir: true, mode: 0o755})
-	}
-	files = append(files,
-		ctrdFile{name: "bin/busybox", mode: 0o755, data: bb},
-		ctrdFile{name: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")},
-		ctrdFile{name: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnogroup:x:65534:\n")})
-	applets := strings.Fields(string(list))
-	sort.Strings(applets)
-	for _, a := range applets {
-		if a != "busybox" {
-			files = append(files, ctrdFile{name: "bin/" + a, link: "busybox", mode: 0o777})
-		}
-	}
-	return ctrdTar(files)
-}
-
-// ctrdBlob is one content-addressed file of an OCI layout.
-type ctrdBlob struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int               `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Platform    map[string]string `json:"platform,omitempty"`
-	data        []byte
-}
-
-func ctrdNewBlob(mediaType string, data []byte) ctrdBlob {
-	sum := sha256.Sum256(data)
-	return ctrdBlob{MediaType: mediaType, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: len(data), data: data}
-}
-
-func ctrdJSONBlob(mediaType string, v any) (ctrdBlob, error) {
-	b, err := json.Marshal(v)
-	return ctrdNewBlob(mediaType, b), err
-}
-
-// ctrdWriteBusyboxArchive writes an OCI image layout tar (one manifest,
-// one uncompressed layer) naming the image ref.
-func ctrdWriteBusyboxArchive(path, ref string) error {
-	layerData, err := ctrdBusyboxLayer()
-	if err != nil {
-		return err
-	}
-	layer := ctrdNewBlob("application/vnd.oci.image.layer.v1.tar", layerData)
-	config, err := ctrdJSONBlob("application/vnd.oci.image.config.v1+json", map[string]any{
-		"architecture": ctrdrt.GOARCH,
-		"os":           "linux",
-		"created":      ctrdEpoch.Format(time.RFC3339),
-		"config": map[string]any{
-			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			"Cmd": []string{"sh"},
-		},
-		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{layer.Digest}},
-		"history": []map[string]string{{"created": ctrdEpoch.Format(time.RFC3339), "created_by": "urunc e2e: busybox-static"}},
-	})
-	if err != nil {
-		return err
-	}
-	manifest, err := ctrdJSONBlob("application/vnd.oci.image.manifest.v1+json", map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-		"config":        config,
-		"layers":        []ctrdBlob{layer},
-	})
-	if err != nil {
-		return err
-	}
-	desc := manifest
-	desc.Platform = map[string]string{"architecture": ctrdrt.GOARCH, "os": "linux"}
-	desc.Annotations = map[string]string{
-		"io.containerd.image.name":          ref,
-		"org.opencontainers.image.ref.name": ref[strings.LastIndex(ref, ":")+1:],
-	}
-	index, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.index.v1+json",
-		"manifests":     []ctrdBlob{desc},
-	})
-	if err != nil {
-		return err
-	}
-	files := []ctrdFile{
-		{name: "oci-layout", mode: 0o644, data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{name: "index.json", mode: 0o644, data: index},
-		{name: "blobs/", dir: true, mode: 0o755},
-		{name: "blobs/sha256/", dir: true, mode: 0o755},
-	}
-	for _, b := range []ctrdBlob{layer, config, manifest} {
-		files = append(files, ctrdFile{name: "blobs/sha256/" + strings.TrimPrefix(b.Digest, "sha256:"), mode: 0o644, data: b.data})
-	}
-	archive, err := ctrdTar(files)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, archive, 0o644)
 }
 
 // ctrdNeedUrunc skips unless URUNC_BIN holds urunc and its shim.

@@ -11,11 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	criruntime "runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-dev/urunc/internal/testutil/images"
 )
 
 const (
@@ -82,7 +85,7 @@ func criStart(t *testing.T) *criDaemon {
 	archive := filepath.Join(t.TempDir(), "pause.tar")
 	layer, err := criPauseLayer(pause)
 	if err == nil {
-		err = criWriteImage(archive, criPauseImage, [][]byte{layer}, map[string]any{"Entrypoint": []string{"/pause"}})
+		err = images.Write(archive, criPauseImage, pack.FormatOCI, [][]byte{layer}, v1.Config{Entrypoint: []string{"/pause"}})
 	}
 	if err != nil {
 		t.Fatalf("build pause image: %v", err)
@@ -116,62 +119,11 @@ func criPauseLayer(pause string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := []ctrdFile{{name: "pause", mode: 0o755, data: bin}}
+	files := []images.File{{Name: "pause", Mode: 0o755, Data: bin}}
 	for _, dir := range []string{"dev/", "etc/", "proc/", "sys/"} {
-		files = append(files, ctrdFile{name: dir, dir: true, mode: 0o755})
+		files = append(files, images.File{Name: dir, Dir: true, Mode: 0o755})
 	}
-	return ctrdTar(files)
-}
-
-// criWriteImage writes an OCI image archive named ref with the given
-// uncompressed layers and image configuration.
-func criWriteImage(path, ref string, layers [][]byte, imageConfig map[string]any) error {
-	var blobs []ctrdBlob
-	var diffIDs []string
-	for _, l := range layers {
-		b := ctrdNewBlob("application/vnd.oci.image.layer.v1.tar", l)
-		blobs, diffIDs = append(blobs, b), append(diffIDs, b.Digest)
-	}
-	config, err := ctrdJSONBlob("application/vnd.oci.image.config.v1+json", map[string]any{
-		"architecture": criruntime.GOARCH,
-		"os":           "linux",
-		"config":       imageConfig,
-		"rootfs":       map[string]any{"type": "layers", "diff_ids": diffIDs},
-	})
-	if err != nil {
-		return err
-	}
-	manifest, err := ctrdJSONBlob("application/vnd.oci.image.manifest.v1+json", map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-		"config":        config,
-		"layers":        blobs,
-	})
-	if err != nil {
-		return err
-	}
-	desc := manifest
-	desc.Annotations = map[string]string{"io.containerd.image.name": ref}
-	index, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.index.v1+json",
-		"manifests":     []ctrdBlob{desc},
-	})
-	if err != nil {
-		return err
-	}
-	files := []ctrdFile{
-		{name: "oci-layout", mode: 0o644, data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{name: "index.json", mode: 0o644, data: index},
-	}
-	for _, b := range append(blobs, config, manifest) {
-		files = append(files, ctrdFile{name: "blobs/sha256/" + strings.TrimPrefix(b.Digest, "sha256:"), mode: 0o644, data: b.data})
-	}
-	archive, err := ctrdTar(files)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, archive, 0o644)
+	return images.Tar(files)
 }
 
 // criPgrep stands in for the pgrep applet, which Debian's busybox-static
@@ -183,17 +135,17 @@ ps -o pid,comm | awk -v n="$1" 'NR > 1 && $2 == n { print $1; found = 1 } END { 
 // criWriteBusybox writes critest's test image: the harness's busybox
 // layer and a layer with /bin/pgrep.
 func criWriteBusybox(path, ref string) error {
-	base, err := ctrdBusyboxLayer()
+	base, err := images.BusyboxLayer()
 	if err != nil {
 		return err
 	}
-	pgrep, err := ctrdTar([]ctrdFile{{name: "bin/", dir: true, mode: 0o755}, {name: "bin/pgrep", mode: 0o755, data: []byte(criPgrep)}})
+	pgrep, err := images.Tar([]images.File{{Name: "bin/", Dir: true, Mode: 0o755}, {Name: "bin/pgrep", Mode: 0o755, Data: []byte(criPgrep)}})
 	if err != nil {
 		return err
 	}
-	return criWriteImage(path, ref, [][]byte{base, pgrep}, map[string]any{
-		"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		"Cmd": []string{"sh"},
+	return images.Write(path, ref, pack.FormatOCI, [][]byte{base, pgrep}, v1.Config{
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Cmd: []string{"sh"},
 	})
 }
 

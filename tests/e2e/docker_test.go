@@ -8,13 +8,14 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-dev/urunc/internal/testutil/images"
 )
 
 // pdConsoleHint explains the known cause when a unikernel's output is
@@ -208,7 +209,7 @@ func TestDockerBusybox(t *testing.T) {
 	d := pdStartDockerd(t, e)
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
 	image := "urunc.local/busybox:test"
-	if err := pdWriteBusyboxDockerArchive(archive, image); err != nil {
+	if err := images.WriteBusybox(archive, image, pack.FormatDocker); err != nil {
 		t.Fatalf("build busybox image: %v", err)
 	}
 	d.ok("load", "-i", archive)
@@ -223,47 +224,4 @@ func TestDockerBusybox(t *testing.T) {
 	}
 	pdCheckArgv(t, d.argv, "create", "start", "delete")
 	d.assertNoState()
-}
-
-// pdWriteBusyboxDockerArchive writes the busybox image as a docker-archive
-// (manifest.json, config, one layer), which Docker 20.10 loads; it does
-// not load OCI layouts.
-func pdWriteBusyboxDockerArchive(path, ref string) error {
-	layer, err := ctrdBusyboxLayer()
-	if err != nil {
-		return err
-	}
-	layerBlob := ctrdNewBlob("", layer)
-	config, err := json.Marshal(map[string]any{
-		"architecture": "amd64",
-		"os":           "linux",
-		"created":      ctrdEpoch.Format(time.RFC3339),
-		"config": map[string]any{
-			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			"Cmd": []string{"sh"},
-		},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerBlob.Digest}},
-	})
-	if err != nil {
-		return err
-	}
-	configBlob := ctrdNewBlob("", config)
-	configName := strings.TrimPrefix(configBlob.Digest, "sha256:") + ".json"
-	layerName := strings.TrimPrefix(layerBlob.Digest, "sha256:") + "/layer.tar"
-	manifest, err := json.Marshal([]map[string]any{{
-		"Config": configName, "RepoTags": []string{ref}, "Layers": []string{layerName},
-	}})
-	if err != nil {
-		return err
-	}
-	archive, err := ctrdTar([]ctrdFile{
-		{name: strings.TrimSuffix(layerName, "layer.tar"), dir: true, mode: 0o755},
-		{name: layerName, mode: 0o644, data: layer},
-		{name: configName, mode: 0o644, data: config},
-		{name: "manifest.json", mode: 0o644, data: manifest},
-	})
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, archive, 0o644)
 }

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-dev/urunc/internal/testutil/images"
 )
 
 const (
@@ -464,7 +467,7 @@ func TestPodmanBusybox(t *testing.T) {
 	}
 	p := pdStartPodman(t, e)
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
-	if err := ctrdWriteBusyboxArchive(archive, "urunc.local/busybox:test"); err != nil {
+	if err := images.WriteBusybox(archive, "urunc.local/busybox:test", pack.FormatOCI); err != nil {
 		t.Fatalf("build busybox image: %v", err)
 	}
 	image := p.load(archive)
