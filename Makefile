@@ -90,8 +90,10 @@ unit:
 bench: deps all kernel tools
 	$(GO) run ./bench -bin $(BIN) -kernel $(KERNEL) -tools $(TOOLS) $(BENCH_FLAGS)
 
+# Uses the project kernel when `make guest-kernel` has built it (boots
+# faster), Debian's cloud kernel otherwise.
 demo: deps all kernel
-	./scripts/demo.sh $(BIN) $(KERNEL)
+	./scripts/demo.sh $(BIN) $$(test -f $(GUEST_KERNEL_DIR)/current/vmlinux && echo $(GUEST_KERNEL_DIR)/current/vmlinux || echo $(KERNEL))
 
 clean:
 	rm -rf $(BIN)

@@ -34,7 +34,7 @@ cat > "$work/bundle/config.json" <<'JSON'
   "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}]}
 }
 JSON
-echo "demo: urunc run (Debian cloud kernel under QEMU; app prints a line and exits 3)"
+echo "demo: urunc run (kernel $kernel under QEMU; app prints a line and exits 3)"
 set +e
 start=$(date +%s%N)
 "$bin/urunc" --root "$work/state" --config "$work/config.toml" run --bundle "$work/bundle" urunc-demo
