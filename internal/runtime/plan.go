@@ -94,7 +94,6 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 		MemoryMiB:    mem,
 		VCPUs:        vcpus(r, s),
 		Accel:        accel,
-		HostTSCkHz:   vmm.HostTSCkHz(),
 		Sandbox:      r.Config.QEMU.Sandbox && v.Name() == vmm.QEMU,
 		RunDir:       monitorRun,
 	}
@@ -117,7 +116,7 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 		return nil, err
 	}
 	if v.Name() == vmm.QEMU && accel == vmm.AccelTCG && (format == vmm.FormatBzImage || format == vmm.FormatPVH) {
-		gs.TSCkHz = vs.HostTSCkHz // microvm under TCG has no timer to calibrate against
+		gs.TSCkHz = vmm.HostTSCkHz() // microvm under TCG has no timer to calibrate against
 	}
 	plan := launcher.Plan{VMM: v.Name(), Spec: vs, Guest: g.Type(), GuestSpec: gs}
 	if boot, err := g.Boot(plan.GuestSpec); err == nil && boot.Control {

@@ -27,8 +27,8 @@ func baseSpec() Spec {
 func TestQEMUArgsGolden(t *testing.T) {
 	cases := map[string]func(s *Spec){
 		"tcg-microvm":  func(s *Spec) {},
-		"kvm-microvm":  func(s *Spec) { s.Accel = AccelKVM; s.HostTSCkHz = 2596120 },
-		"multiboot-pc": func(s *Spec) { s.KernelFormat = FormatMultiboot; s.HostTSCkHz = 1 },
+		"kvm-microvm":  func(s *Spec) { s.Accel = AccelKVM },
+		"multiboot-pc": func(s *Spec) { s.KernelFormat = FormatMultiboot },
 		"initrd":       func(s *Spec) { s.Initrd = "/rootfs/boot/initrd.img" },
 		"exit-device":  func(s *Spec) { s.ExitDevice = true },
 		"sandbox":      func(s *Spec) { s.Sandbox = true },

@@ -58,7 +58,6 @@ type Spec struct {
 	VCPUs        int
 	Accel        Accel      // kvm or tcg; never auto here
 	ExitDevice   bool       // guest reports its exit status through an exit device
-	HostTSCkHz   uint64     // host TSC frequency, 0 when unknown (informational: guests are told by the runtime)
 	Sandbox      bool       // enable the VMM's own syscall sandbox
 	QMPSocket    string     // optional path of a QMP control socket
 	Net          *NetDevice // the guest's network interface; nil for none
