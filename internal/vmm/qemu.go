@@ -131,8 +131,11 @@ func (q qemu) Args(s Spec) ([]string, error) {
 	args = append(args, qemuBlockArgs(s.Block, machine)...)
 	args = append(args, qemuShareArgs(s.Shares, machine)...)
 	if s.ExitDevice {
+		// The guest's exit status, and a guest kernel panic (pvpanic, for
+		// kernels with its driver) as exit 1 instead of a clean-looking 0.
 		args = append(args, "-device",
-			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x02", urunit.ExitPort))
+			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x02", urunit.ExitPort),
+			"-device", "pvpanic", "-action", "panic=exit-failure")
 	}
 	if s.ControlSocket != "" {
 		args = append(args, qemuControlArgs(s.ControlSocket)...)

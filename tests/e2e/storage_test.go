@@ -80,3 +80,23 @@ func TestVolumeNeedsNineP(t *testing.T) {
 		t.Errorf("create: exit %d, stderr %q; want an error naming the volume and 9p", res.code, res.stderr)
 	}
 }
+
+// A guest kernel crash is a failed container (exit 1 through pvpanic), not
+// a clean-looking 0 from the reboot that follows a panic.
+func TestGuestPanicIsAFailure(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	b := e.shellBundle(t, "echo c > /proc/sysrq-trigger; echo survived")
+	e.withModules(t, b) // pvpanic's driver is a module in Debian's kernel
+	res := r.urunc("run", "--bundle", b.write(), "panic1")
+	if res.code != 1 || strings.Contains(res.stdout, "survived") {
+		t.Errorf("run of a crashing guest: exit %d, stdout tail %q; want 1", res.code, tail(res.stdout, 200))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
