@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -155,14 +154,6 @@ func (r *Runtime) withContainer(id string, f func(*libcontainer.Container) error
 	}
 	if err := f(c); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
-	}
-	return nil
-}
-
-// ensureRoot creates the state root with runc's permissions.
-func (r *Runtime) ensureRoot() error {
-	if err := os.MkdirAll(r.Root, 0o711); err != nil {
-		return fmt.Errorf("state root %q: %w", r.Root, err)
 	}
 	return nil
 }

@@ -9,9 +9,8 @@ import (
 // maxTapName is the longest Linux interface name (IFNAMSIZ minus the NUL).
 const maxTapName = 15
 
-// validateBase checks the fields every VMM needs, in the same order and
-// with the same messages as qemu.Validate, so that a Spec fails alike
-// whatever the VMM.
+// validateBase checks the fields every VMM needs; each VMM's Validate
+// starts with it, so that a Spec fails alike whatever the VMM.
 func validateBase(s Spec) error {
 	switch {
 	case s.Binary == "":

@@ -51,28 +51,15 @@ const (
 // ErrInvalidSpec (or ErrNotSupported for a kernel format QEMU cannot boot)
 // and names the Spec field at fault.
 func (qemu) Validate(s Spec) error {
-	switch {
-	case s.Binary == "":
-		return invalid("Binary", "vmm executable path is empty")
-	case s.Kernel == "":
-		return invalid("Kernel", "kernel path is empty")
-	case s.MemoryMiB == 0:
-		return invalid("MemoryMiB", "guest memory is zero")
-	case s.VCPUs < 1:
-		return invalid("VCPUs", "need at least one vcpu, got %d", s.VCPUs)
-	case s.Accel != AccelKVM && s.Accel != AccelTCG:
+	if err := validateBase(s); err != nil {
+		return err
+	}
+	if s.Accel != AccelKVM && s.Accel != AccelTCG {
 		return invalid("Accel", "%q is not %q or %q (resolve %q before building argv)",
 			s.Accel, AccelKVM, AccelTCG, AccelAuto)
-	case strings.ContainsRune(s.Cmdline, 0):
-		return invalid("Cmdline", "contains a NUL byte")
-	case s.Net != nil && s.Net.Tap == "":
-		return invalid("Net.Tap", "tap device name is empty")
-	case s.Net != nil && !validMAC(s.Net.MAC):
-		return invalid("Net.MAC", "%q is not a MAC address", s.Net.MAC)
-	case len(s.ControlSocket) > maxSocketPath:
-		return invalid("ControlSocket", "%q is longer than %d bytes", s.ControlSocket, maxSocketPath)
-	case strings.ContainsRune(s.ControlSocket, 0):
-		return invalid("ControlSocket", "contains a NUL byte")
+	}
+	if err := validateSocketPath("ControlSocket", s.ControlSocket); err != nil {
+		return err
 	}
 	if err := validateQEMUExtra(s); err != nil {
 		return err

@@ -20,15 +20,11 @@ import (
 // stops QEMU from probing the image format. Name and Root are not used:
 // the guest's command line names its root device.
 
-// validateQEMUExtra checks the Spec fields added after qemu.go's own
-// Validate: Block, and APISocket, which QEMU does not serve (its control
-// socket is QMPSocket).
+// validateQEMUExtra checks what only QEMU looks at: APISocket, which it
+// does not serve (its control socket is QMPSocket), and the 9p shares.
 func validateQEMUExtra(s Spec) error {
 	if s.APISocket != "" {
 		return unsupported(QEMU, "APISocket", "QEMU's control socket is QMPSocket")
-	}
-	if err := validateBlock(s.Block); err != nil {
-		return err
 	}
 	return validateShares(s.Shares)
 }

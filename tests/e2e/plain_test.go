@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // A bundle without unikernel metadata runs as under runc.
 func TestPlainContainerLifecycle(t *testing.T) {

@@ -30,6 +30,20 @@ func TestLinuxGuestRunExitStatus(t *testing.T) {
 	}
 }
 
+// Docker and others pass no image annotations: the metadata then comes
+// from /urunc.json (base64 values) at the rootfs root.
+func TestLinuxGuestFromUruncJSON(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	b := e.linuxBundle(t, "3")
+	b.uruncJSON(b.spec.Annotations)
+	b.spec.Annotations = nil
+	res := r.urunc("run", "--bundle", b.write(), "json1")
+	if res.code != 3 || !strings.Contains(res.stdout, "hello from guest") {
+		t.Fatalf("run: exit %d, stdout %q, stderr %q; want 3 and the guest's line", res.code, res.stdout, res.stderr)
+	}
+}
+
 // Detached create+start: the VMM is the container's pid 1, SIGTERM stops it.
 func TestLinuxGuestDetachedLifecycle(t *testing.T) {
 	e := setup(t, true)
