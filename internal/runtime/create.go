@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/specconv"
@@ -154,8 +155,11 @@ func (r *Runtime) newContainer(opts CreateOpts, spec *specs.Spec) (*libcontainer
 }
 
 // removeVMDir removes a unikernel container's VM folder.
+// The shared parent goes with the last one, so that nothing of urunc stays
+// in a state root that its client (containerd) otherwise empties.
 func (r *Runtime) removeVMDir(id string) {
 	if err := os.RemoveAll(r.vmDir(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		r.Log.WithError(err).Warnf("remove vm folder of %q", id)
 	}
+	_ = os.Remove(filepath.Dir(r.vmDir(id))) // fails while other VM folders remain
 }

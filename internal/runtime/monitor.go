@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +30,11 @@ var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/l
 func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	vs.dir = r.vmDir(id)
 	for _, d := range []string{"rootfs", shareDir, runDir} {
-		if err := os.MkdirAll(filepath.Join(vs.dir, d), 0o711); err != nil {
+		err := os.MkdirAll(filepath.Join(vs.dir, d), 0o711)
+		if errors.Is(err, os.ErrNotExist) { // a delete removed the empty parent meanwhile
+			err = os.MkdirAll(filepath.Join(vs.dir, d), 0o711)
+		}
+		if err != nil {
 			return fmt.Errorf("create vm folder: %w", err)
 		}
 	}

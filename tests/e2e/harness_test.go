@@ -148,14 +148,8 @@ func (r *runtime) assertClean() {
 	t := r.t
 	entries, _ := os.ReadDir(r.root)
 	for _, e := range entries {
-		if e.Name() == ".urunc" {
-			left, _ := os.ReadDir(filepath.Join(r.root, e.Name()))
-			for _, l := range left {
-				t.Errorf("leaked vm folder %s", l.Name())
-			}
-			continue
-		}
-		t.Errorf("leaked state dir %s", e.Name())
+		left, _ := os.ReadDir(filepath.Join(r.root, e.Name()))
+		t.Errorf("leaked state dir %s (holding %d entries)", e.Name(), len(left))
 	}
 	if m, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(m, []byte(r.root)) {
 		t.Errorf("leaked mount under %s", r.root)
