@@ -8,6 +8,9 @@ GUEST_KERNEL_DIR ?= $(CACHE)/guest-kernel
 PREFIX   ?= /usr/local
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
+# seccomp: libcontainer's container profiles and urunc's own solo5-hvt
+# filter (internal/sandbox) need libseccomp; tests and vet see the same code.
+TAGS     := seccomp
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
@@ -17,7 +20,7 @@ all: urunc shim pack urunit hello httpd
 
 # urunc links runc's libcontainer: cgo for nsenter, libseccomp for seccomp.
 urunc:
-	CGO_ENABLED=1 $(GO) build -tags seccomp -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/urunc ./cmd/urunc
+	CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/urunc ./cmd/urunc
 
 # containerd's runc shim v2, registered as io.containerd.urunc.v2.
 shim:
@@ -71,6 +74,7 @@ install: all
 	install -D -m 0755 $(BIN)/urunc-pack $(DESTDIR)$(PREFIX)/bin/urunc-pack
 
 vet:
+	$(GO) vet -tags $(TAGS) ./...
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
@@ -78,12 +82,12 @@ vet:
 # Everything: unit tests and, as root, the end-to-end tests on real QEMU.
 test: deps all kernel guest-kernel tools vet
 	@mkdir -p $(CACHE)
-	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) URUNC_GUEST_KERNEL=$(GUEST_KERNEL_DIR)/current/vmlinux URUNIT_TEST_KERNEL=$(KERNEL) URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
+	URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) URUNC_GUEST_KERNEL=$(GUEST_KERNEL_DIR)/current/vmlinux URUNIT_TEST_KERNEL=$(KERNEL) URUNC_TOOLS=$(TOOLS) CGO_ENABLED=1 $(GO) test -tags $(TAGS) -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
 	cd deploy && URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -v ./... 2>&1 | tee -a $(CACHE)/test.log
 	@echo "== skipped tests and why:"; grep -B1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
 
 unit:
-	$(GO) test ./...
+	CGO_ENABLED=1 $(GO) test -tags $(TAGS) ./...
 
 # urunc vs runc figures (docs/performance.md); results in results/<timestamp>/.
 # BENCH_FLAGS narrows it, e.g. -sections af -n-lifecycle 5 (go run ./bench -h).

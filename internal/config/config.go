@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/urunc-dev/urunc/internal/sandbox"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -27,6 +28,7 @@ const PathEnv = "URUNC_CONFIG"
 type Config struct {
 	QEMU  QEMU  `toml:"qemu"`
 	Linux Linux `toml:"linux"`
+	Solo5 Solo5 `toml:"solo5"`
 	// Binaries are the host paths of the other VMMs, by hypervisor name
 	// (firecracker, hvt, spt, cloud-hypervisor). QEMU's is [qemu] binary.
 	Binaries map[string]string `toml:"binaries"`
@@ -62,6 +64,14 @@ type Linux struct {
 	StopGraceSeconds int `toml:"stop_grace_seconds"`
 }
 
+// Solo5 configures the Solo5 tenders.
+type Solo5 struct {
+	// HVTSeccomp is the seccomp filter urunc installs for solo5-hvt, which
+	// has none of its own on Linux: enforce, log (allow, but have the
+	// kernel log what the policy would deny) or off.
+	HVTSeccomp sandbox.Mode `toml:"hvt_seccomp"`
+}
+
 // Default returns the built-in configuration.
 func Default() *Config {
 	return &Config{
@@ -84,6 +94,7 @@ func Default() *Config {
 			Urunit:           "/usr/local/bin/urunit",
 			StopGraceSeconds: 10,
 		},
+		Solo5: Solo5{HVTSeccomp: sandbox.Enforce},
 	}
 }
 
@@ -148,6 +159,9 @@ func (c *Config) Validate() error {
 		return invalid("linux.urunit", "%q is not an absolute path", c.Linux.Urunit)
 	case c.Linux.StopGraceSeconds < 0:
 		return invalid("linux.stop_grace_seconds", "%d is below 0", c.Linux.StopGraceSeconds)
+	}
+	if _, err := sandbox.ParseMode(string(c.Solo5.HVTSeccomp)); err != nil {
+		return invalid("solo5.hvt_seccomp", "%v", err)
 	}
 	for name, path := range c.Binaries {
 		if _, known := Default().Binaries[name]; !known {

@@ -101,6 +101,7 @@ func TestLoadErrors(t *testing.T) {
 		{"syntax", "[qemu\n", nil, "config.toml"},
 		{"unknown vmm binary", "[binaries]\nkvmtool = \"/x\"\n", ErrInvalidValue, "binaries.kvmtool"},
 		{"relative vmm binary", "[binaries]\nfirecracker = \"firecracker\"\n", ErrInvalidValue, "binaries.firecracker"},
+		{"bad hvt seccomp mode", "[solo5]\nhvt_seccomp = \"permissive\"\n", ErrInvalidValue, "solo5.hvt_seccomp"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

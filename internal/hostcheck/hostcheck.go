@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/urunc-dev/urunc/internal/config"
+	"github.com/urunc-dev/urunc/internal/sandbox"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -45,6 +46,7 @@ type Host struct {
 	Static        func(path string) (bool, error)   // an ELF without a program interpreter
 	QEMUSandbox   func(qemu string) error           // qemu accepts urunc's -sandbox value
 	KernelSeccomp func() bool                       // the kernel has seccomp filters
+	SeccompBuilt  func() bool                       // this urunc can install filters (libseccomp)
 }
 
 // Device paths the runtime hands to the VMM.
@@ -72,6 +74,7 @@ func Run(cfg *config.Config, h Host) []Result {
 		checkTC(h),
 		checkUrunit(h, cfg),
 		checkSandbox(h, cfg),
+		checkHVTSeccomp(h, cfg),
 	)
 }
 
@@ -246,6 +249,29 @@ func checkSandbox(h Host, cfg *config.Config) Result {
 		return r
 	}
 	r.Status, r.Detail = OK, "QEMU accepts -sandbox and the kernel has seccomp filters"
+	return r
+}
+
+// checkHVTSeccomp: the filter urunc installs for solo5-hvt, which has none
+// of its own. Not needed for QEMU guests, so never fails the check.
+func checkHVTSeccomp(h Host, cfg *config.Config) Result {
+	r := Result{Item: "hvt seccomp"}
+	switch mode := cfg.Solo5.HVTSeccomp; {
+	case mode == sandbox.Off:
+		r.Status, r.Detail = Warn, "off ([solo5] hvt_seccomp = \"off\"): solo5-hvt runs under the container's profile only"
+		r.Fix = "set [solo5] hvt_seccomp = \"enforce\" in " + cfg.Path
+	case !h.KernelSeccomp():
+		r.Status, r.Detail = Missing, "the kernel has no seccomp filter support: hvt containers fail at create"
+		r.Fix = "use a kernel with CONFIG_SECCOMP_FILTER, or set [solo5] hvt_seccomp = \"off\" in " + cfg.Path
+	case !h.SeccompBuilt():
+		r.Status, r.Detail = Missing, "this urunc was built without seccomp support: hvt containers fail at create"
+		r.Fix = "rebuild with 'make' (-tags seccomp, libseccomp-dev), or set [solo5] hvt_seccomp = \"off\" in " + cfg.Path
+	case mode == sandbox.Log:
+		r.Status, r.Detail = Warn, "log: what the solo5-hvt policy would deny is allowed and logged by the kernel"
+		r.Fix = "set [solo5] hvt_seccomp = \"enforce\" in " + cfg.Path + " once the log shows nothing denied"
+	default:
+		r.Status, r.Detail = OK, "enforce: urunc installs its solo5-hvt filter before exec"
+	}
 	return r
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/urunc-dev/urunc/internal/config"
+	"github.com/urunc-dev/urunc/internal/sandbox"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -21,6 +22,7 @@ type fakeHost struct {
 	tc       error
 	sandbox  error
 	seccomp  bool
+	unbuilt  bool // urunc built without libseccomp
 	versions map[string]error
 }
 
@@ -44,6 +46,7 @@ func (f *fakeHost) host() Host {
 		Static:        func(p string) (bool, error) { return !f.dynamic, f.missing[p] },
 		QEMUSandbox:   func(string) error { return f.sandbox },
 		KernelSeccomp: func() bool { return f.seccomp },
+		SeccompBuilt:  func() bool { return !f.unbuilt },
 	}
 }
 
@@ -118,6 +121,16 @@ func TestRun(t *testing.T) {
 		{"sandbox off is a warning", func(f *fakeHost, c *config.Config) {
 			c.QEMU.Sandbox, f.sandbox = false, errors.New("-sandbox is disabled")
 		}, "qemu sandbox", Warn, "sandbox = true", true},
+		{"hvt seccomp enforced", func(*fakeHost, *config.Config) {}, "hvt seccomp", OK, "", true},
+		{"hvt seccomp without libseccomp", func(f *fakeHost, _ *config.Config) { f.unbuilt = true },
+			"hvt seccomp", Missing, "-tags seccomp", true},
+		{"hvt seccomp without kernel support", func(f *fakeHost, c *config.Config) {
+			f.seccomp, c.QEMU.Sandbox = false, false
+		}, "hvt seccomp", Missing, `hvt_seccomp = "off"`, true},
+		{"hvt seccomp in log mode", func(_ *fakeHost, c *config.Config) { c.Solo5.HVTSeccomp = sandbox.Log },
+			"hvt seccomp", Warn, `hvt_seccomp = "enforce"`, true},
+		{"hvt seccomp off", func(_ *fakeHost, c *config.Config) { c.Solo5.HVTSeccomp = sandbox.Off },
+			"hvt seccomp", Warn, `hvt_seccomp = "enforce"`, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -145,7 +158,7 @@ func TestRunOrder(t *testing.T) {
 		items = append(items, r.Item)
 	}
 	want := []string{"vmm qemu", "vmm cloud-hypervisor", "vmm firecracker", "vmm hvt", "vmm spt",
-		kvmDevice, "cpu virtualisation", "accelerator", tunDevice, "vhost-net", "tc redirect", "urunit", "qemu sandbox"}
+		kvmDevice, "cpu virtualisation", "accelerator", tunDevice, "vhost-net", "tc redirect", "urunit", "qemu sandbox", "hvt seccomp"}
 	if strings.Join(items, "|") != strings.Join(want, "|") {
 		t.Errorf("items %q\nwant %q", items, want)
 	}
@@ -182,7 +195,7 @@ func TestWriteJSON(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
-	if doc.Passed || len(doc.Checks) != 13 || !strings.Contains(b.String(), "<classifier>") {
+	if doc.Passed || len(doc.Checks) != 14 || !strings.Contains(b.String(), "<classifier>") {
 		t.Errorf("passed %v, %d checks, HTML kept as is: %s", doc.Passed, len(doc.Checks), b.String())
 	}
 	if r := find(t, doc.Checks, "tc redirect"); r.Status != Missing || !r.Needed {

@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/urunc-dev/urunc/internal/sandbox"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -39,6 +40,7 @@ func HostProbes() Host {
 		Static:        staticELF,
 		QEMUSandbox:   qemuAcceptsSandbox,
 		KernelSeccomp: kernelSeccomp,
+		SeccompBuilt:  sandbox.Available,
 	}
 }
 

@@ -15,5 +15,6 @@ func HostProbes() Host {
 		Static:        func(string) (bool, error) { return false, ErrNotSupported },
 		QEMUSandbox:   func(string) error { return ErrNotSupported },
 		KernelSeccomp: func() bool { return false },
+		SeccompBuilt:  func() bool { return false },
 	}
 }

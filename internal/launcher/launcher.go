@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-dev/urunc/internal/guest"
+	"github.com/urunc-dev/urunc/internal/sandbox"
 	"github.com/urunc-dev/urunc/internal/trace"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
@@ -31,6 +32,9 @@ type Plan struct {
 	// RootDisk is the host block device the guest boots from, "" for none
 	// (kept so that delete can release it).
 	RootDisk string `json:"rootDisk,omitempty"`
+	// Seccomp is the mode of the filter the launcher installs before it
+	// execs a VMM that has none of its own (sandbox.For); "" for none.
+	Seccomp sandbox.Mode `json:"seccomp,omitempty"`
 	// TraceFile, when set, receives the launcher's phase record; ID tags it.
 	TraceFile string `json:"traceFile,omitempty"`
 	ID        string `json:"id,omitempty"`
@@ -69,6 +73,11 @@ func Argv(p Plan, n *Network) ([]string, error) {
 func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 	g, err := guest.Get(p.Guest)
 	if err != nil {
+		return nil, vmm.Spec{}, err
+	}
+	// create checked the pair already; a plan edited or written by an
+	// older urunc must not boot a guest on a VMM that cannot run it.
+	if err := vmm.ValidGuest(p.VMM, string(p.Guest)); err != nil {
 		return nil, vmm.Spec{}, err
 	}
 	gs := p.GuestSpec
@@ -145,10 +154,26 @@ func Exec(dir string) error {
 		return err
 	}
 	trace.New(p.TraceFile, p.ID).Mark("vmm-exec")
+	if err := confine(p); err != nil {
+		return err
+	}
 	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
 		return fmt.Errorf("exec %s %q: %w", p.VMM, argv[0], err)
 	}
 	return nil
+}
+
+// confine installs the plan's seccomp filter; it is the last step before
+// the exec, since the filter binds the launcher too.
+func confine(p Plan) error {
+	if p.Seccomp == "" || p.Seccomp == sandbox.Off {
+		return nil
+	}
+	pol, ok := sandbox.For(string(p.VMM))
+	if !ok {
+		return fmt.Errorf("%s: no seccomp policy for this VMM (plan asks for %q)", p.VMM, p.Seccomp)
+	}
+	return sandbox.Apply(pol, p.Seccomp)
 }
 
 // writeConfigFiles writes the files a VMM reads its configuration from

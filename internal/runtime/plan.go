@@ -11,6 +11,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/guest"
 	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-dev/urunc/internal/sandbox"
 	"github.com/urunc-dev/urunc/internal/unikernel"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
@@ -119,6 +120,9 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 		gs.TSCkHz = vmm.HostTSCkHz() // microvm under TCG has no timer to calibrate against
 	}
 	plan := launcher.Plan{VMM: v.Name(), Spec: vs, Guest: g.Type(), GuestSpec: gs}
+	if plan.Seccomp, err = r.seccompMode(v.Name()); err != nil {
+		return nil, err
+	}
 	if boot, err := g.Boot(plan.GuestSpec); err == nil && boot.Control {
 		plan.ControlSocket = monitorRun + "/" + controlSocket
 	}
@@ -155,6 +159,21 @@ var installHints = map[vmm.Name]string{
 }
 
 // vmmBinary finds the host's VMM executable; the image never supplies it.
+// seccompMode is the filter the launcher installs for VMM n: one only for
+// a VMM with no filter of its own (sandbox.For), as configured. A build
+// without seccomp support fails here, at create, rather than at start.
+func (r *Runtime) seccompMode(n vmm.Name) (sandbox.Mode, error) {
+	if _, ok := sandbox.For(string(n)); !ok {
+		return "", nil
+	}
+	mode := r.Config.Solo5.HVTSeccomp
+	if mode != sandbox.Off && !sandbox.Available() {
+		return "", fmt.Errorf("%s: %w; or set [solo5] hvt_seccomp = \"off\" in %s to run it unconfined",
+			n, sandbox.ErrUnavailable, r.Config.Path)
+	}
+	return mode, nil
+}
+
 func (r *Runtime) vmmBinary(n vmm.Name) (string, error) {
 	want := r.Config.Binaries[string(n)]
 	if n == vmm.QEMU {

@@ -43,6 +43,7 @@ type siReport struct {
 	ConfigFiles map[string]string  `json:"configFiles"`
 	Paths       map[string]siProbe `json:"paths"`
 	Taps        map[string]siProbe `json:"taps"`
+	Socket      string             `json:"socket"`
 }
 
 type siProbe struct {
@@ -70,6 +71,10 @@ type siCase struct {
 	extra  func(t *testing.T, r siRun)            // case-specific checks
 	real   func(t *testing.T, e *env, bin string) // boots a real guest with the real binary
 	noNIC  bool                                   // the guest declares no NIC: the VMM gets no tap
+	config string                                 // extra urunc config lines
+	// filtered: urunc installs its own seccomp filter for this VMM
+	// (solo5-hvt, which has none), on top of the container's profile.
+	filtered bool
 }
 
 // siCaps are baseSpec's capabilities as a /proc/<pid>/status mask:
@@ -84,15 +89,19 @@ var siCases = []siCase{
 		argv: siFirecrackerArgv, real: siRealLinux("firecracker")},
 	{name: "cloud-hypervisor", vmm: "cloud-hypervisor", binary: "cloud-hypervisor", netN: 22,
 		bundle: siLinuxBundle("cloud-hypervisor"), argv: siCloudHypervisorArgv, real: siRealLinux("cloud-hypervisor")},
-	{name: "hvt", vmm: "hvt", binary: "solo5-hvt", netN: 23,
+	{name: "hvt", vmm: "hvt", binary: "solo5-hvt", netN: 23, filtered: true,
 		bundle: siWithSeccomp(siSolo5Bundle("hvt", "rumprun", solo5elf.TargetHVT, true)),
 		argv:   siSolo5Argv("rumprun", true), extra: siSeccompApplies, real: siRealSolo5("hvt")},
+	// hvt_seccomp = "off": the container's profile alone.
+	{name: "hvt-seccomp-off", vmm: "hvt", binary: "solo5-hvt", netN: 27, config: "[solo5]\nhvt_seccomp = \"off\"\n",
+		bundle: siWithSeccomp(siSolo5Bundle("hvt", "rumprun", solo5elf.TargetHVT, true)),
+		argv:   siSolo5Argv("rumprun", true), extra: siSeccompApplies},
 	{name: "spt", vmm: "spt", binary: "solo5-spt", netN: 24,
 		bundle: siNonRoot(siSolo5Bundle("spt", "mirage", solo5elf.TargetSPT, true)),
 		argv:   siSolo5Argv("mirage", true), extra: siRunsAsUser, real: siRealSolo5("spt")},
 	// The same unikernels declaring only the block device: the rest of
 	// the Solo5 path, whatever becomes of the NIC binding at create.
-	{name: "hvt-block-only", vmm: "hvt", binary: "solo5-hvt", netN: 25, noNIC: true,
+	{name: "hvt-block-only", vmm: "hvt", binary: "solo5-hvt", netN: 25, noNIC: true, filtered: true,
 		bundle: siWithSeccomp(siSolo5Bundle("hvt", "rumprun", solo5elf.TargetHVT, false)),
 		argv:   siSolo5Argv("rumprun", false), extra: siSeccompApplies},
 	{name: "spt-block-only", vmm: "spt", binary: "solo5-spt", netN: 26, noNIC: true,
@@ -149,15 +158,15 @@ func siInstallStandin(t *testing.T) string {
 
 // siConfig writes a urunc config naming bin for one VMM, with KVM forced:
 // these VMMs have no TCG mode, and on a software-KVM host auto picks tcg.
-func siConfig(t *testing.T, e *env, vmmName, bin string) {
-	writeFile(t, e.config, fmt.Sprintf("[qemu]\naccel = \"kvm\"\n\n[linux]\nurunit = %q\n\n[binaries]\n%q = %q\n",
-		filepath.Join(e.bin, "urunit"), vmmName, bin))
+func siConfig(t *testing.T, e *env, vmmName, bin string, extra ...string) {
+	writeFile(t, e.config, fmt.Sprintf("[qemu]\naccel = \"kvm\"\n\n[linux]\nurunit = %q\n\n[binaries]\n%q = %q\n\n%s",
+		filepath.Join(e.bin, "urunit"), vmmName, bin, strings.Join(extra, "")))
 }
 
 // siRunCase creates and starts the stand-in container, then checks what
 // the stand-in recorded.
 func siRunCase(t *testing.T, e *env, c siCase, bin string) {
-	siConfig(t, e, c.vmm, bin)
+	siConfig(t, e, c.vmm, bin, c.config)
 	r := e.runtime(t)
 	tn := newTestNet(t, c.netN)
 	b := c.bundle(t, e)
@@ -176,6 +185,7 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 	}
 	t.Logf("VMM argv: %q", run.rep.Argv)
 	siCommonChecks(t, run, b.spec, !c.noNIC)
+	siCheckFilter(t, run, b.spec, c.filtered)
 	c.argv(t, run)
 	if c.extra != nil {
 		c.extra(t, run)
@@ -542,6 +552,29 @@ func siSolo5Argv(guest string, nic bool) func(*testing.T, siRun) {
 func siSeccompApplies(t *testing.T, r siRun) {
 	if r.rep.Status["Seccomp"] != "2" {
 		t.Errorf("VMM Seccomp mode %q, want 2 (filter) from the container's profile", r.rep.Status["Seccomp"])
+	}
+}
+
+// siCheckFilter: urunc's own filter (internal/sandbox) is installed, on
+// top of the container's profile, exactly for the VMMs that have none of
+// their own, and it denies what no VMM needs (a socket); for the others
+// the same call goes through.
+func siCheckFilter(t *testing.T, r siRun, spec *specs.Spec, filtered bool) {
+	t.Helper()
+	want := 0
+	if spec.Linux.Seccomp != nil {
+		want++
+	}
+	wantSocket := "ok"
+	if filtered {
+		want++
+		wantSocket = "operation not permitted"
+	}
+	if got := r.rep.Status["Seccomp_filters"]; got != strconv.Itoa(want) {
+		t.Errorf("VMM has %s seccomp filters, want %d (filtered by urunc: %v)", got, want, filtered)
+	}
+	if r.rep.Socket != wantSocket {
+		t.Errorf("socket(AF_INET) in the VMM: %q, want %q", r.rep.Socket, wantSocket)
 	}
 }
 

@@ -45,6 +45,10 @@ type Report struct {
 	ConfigFiles map[string]string `json:"configFiles"`
 	Paths       map[string]Probe  `json:"paths"` // absolute paths named by argv or a config file
 	Taps        map[string]Probe  `json:"taps"`  // tap names named by argv or a config file
+	// Socket is what socket(AF_INET, SOCK_DGRAM) gave: "ok" or the error.
+	// No VMM urunc runs needs a socket of its own, so a filter urunc
+	// installs denies it.
+	Socket string `json:"socket"`
 }
 
 // Probe is whether a thing exists and what happened when it was used.
@@ -65,6 +69,7 @@ func main() {
 	r.ConfigFiles = configFiles(os.Args[1:])
 	r.Paths, r.Taps = map[string]Probe{}, map[string]Probe{}
 	collect(os.Args[1:], r.ConfigFiles, r.Paths, r.Taps)
+	r.Socket = socketProbe()
 	out, err := json.Marshal(r)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "standin:", err)
@@ -114,6 +119,15 @@ func status() map[string]string {
 		}
 	}
 	return out
+}
+
+func socketProbe() string {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err.Error()
+	}
+	syscall.Close(fd)
+	return "ok"
 }
 
 // openProbe opens a file or device read-write, as a VMM would, and closes it.

@@ -1,0 +1,14 @@
+//go:build !(linux && cgo && seccomp)
+
+package sandbox
+
+// Available reports whether Apply can install filters.
+func Available() bool { return false }
+
+// Apply fails unless m is Off: this build has no libseccomp.
+func Apply(p Policy, m Mode) error {
+	if m == Off {
+		return nil
+	}
+	return ErrUnavailable
+}
