@@ -72,7 +72,14 @@ type Net struct {
 type Boot struct {
 	Cmdline    string // kernel command line
 	ExitDevice bool   // the guest reports its exit status through the VMM's exit device
-	Control    bool   // the guest serves the control channel (signals from the host)
+	// ExitPort and ExitPortSize: where the guest writes its status, when
+	// not urunit's port (0 for the default).
+	ExitPort     uint16
+	ExitPortSize uint8
+	// VirtioModern: the guest's virtio drivers know only virtio 1.0 PCI
+	// devices (vmm.Spec.VirtioModern).
+	VirtioModern bool
+	Control      bool // the guest serves the control channel (signals from the host)
 }
 
 // Guest turns a Spec into a Boot.

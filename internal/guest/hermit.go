@@ -33,9 +33,15 @@ import (
 //
 // Hermit has no block device (its storage is virtio-fs), so Spec.Block is
 // refused; Spec.Platform makes no difference. The guest exits through its
-// platform: on QEMU through isa-debug-exit (QEMU's status is
-// (status << 1) | 1), on Uhyve with the application's status.
+// platform: on QEMU it writes the status to isa-debug-exit at port 0xf4,
+// 4 bytes wide (QEMU's status is (status << 1) | 1; without the device the
+// kernel falls back to a triple fault and the status is lost), on Uhyve
+// with the application's status. Hermit's virtio drivers skip legacy
+// (transitional) PCI devices, so its NIC is modern-only (VirtioModern).
 type hermit struct{}
+
+// hermitExitPort is where Hermit's x86_64 shutdown writes its status.
+const hermitExitPort = 0xf4
 
 func init() { register(hermit{}) }
 
@@ -73,7 +79,8 @@ func (hermit) Boot(s Spec) (Boot, error) {
 	if err != nil {
 		return Boot{}, err
 	}
-	return Boot{Cmdline: strings.Join(append(words, app...), " ")}, nil
+	return Boot{Cmdline: strings.Join(append(words, app...), " "),
+		ExitDevice: true, ExitPort: hermitExitPort, ExitPortSize: 4, VirtioModern: true}, nil
 }
 
 // hermitHasEnv reports whether the kernel reads env= words.

@@ -28,7 +28,7 @@ func TestHermitBoot(t *testing.T) {
 		{"network before 0.9: no resolvers", Spec{Net: network, Version: "0.6.7"}, net24},
 		{"platform changes nothing", Spec{Net: network, Platform: PlatformFirecracker, Version: "0.8"}, net24},
 	}
-	checkBoot(t, Hermit, cases)
+	checkBoot(t, Hermit, Boot{ExitDevice: true, ExitPort: 0xf4, ExitPortSize: 4, VirtioModern: true}, cases)
 }
 
 func TestHermitBootErrors(t *testing.T) {

@@ -23,7 +23,10 @@ import (
 // Mewz has no block device. Spec.Platform and Version make no difference.
 //
 // The guest exits by proc_exit(status) through QEMU's isa-debug-exit
-// device, so QEMU's exit status is (status << 1) | 1.
+// device at urunit's port (Mewz's x64.shutdown writes to 0x501), so QEMU's
+// exit status is (status << 1) | 1; without the device the VM would not
+// stop. Mewz's virtio-net driver matches only the virtio 1.0 device ID, so
+// the NIC is modern-only (VirtioModern).
 type mewz struct{}
 
 func init() { register(mewz{}) }
@@ -62,7 +65,7 @@ func (mewz) Boot(s Spec) (Boot, error) {
 	if err != nil {
 		return Boot{}, err
 	}
-	return Boot{Cmdline: strings.Join(append(words, app...), " ")}, nil
+	return Boot{Cmdline: strings.Join(append(words, app...), " "), ExitDevice: true, VirtioModern: true}, nil
 }
 
 func mewzApp(s Spec) ([]string, error) {

@@ -21,7 +21,7 @@ func TestMewzBoot(t *testing.T) {
 			"ip=172.16.0.2/12 gateway=172.16.0.1 -- /a"},
 		{"platform and version change nothing", Spec{Args: []string{"/a"}, Platform: PlatformQEMU, Version: "0.2"}, "-- /a"},
 	}
-	checkBoot(t, Mewz, cases)
+	checkBoot(t, Mewz, Boot{ExitDevice: true, VirtioModern: true}, cases)
 }
 
 func TestMewzBootErrors(t *testing.T) {

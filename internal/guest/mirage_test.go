@@ -20,10 +20,14 @@ func TestMirageBoot(t *testing.T) {
 		{"network before args", Spec{Args: []string{"/k", "--x=1"}, Net: network}, "--ipv4=10.4.0.5/24 --ipv4-gateway=10.4.0.1 --x=1"},
 		{"network without gateway, then annotation", Spec{Cmdline: "--x=1", Net: &Net{IP: "192.168.1.2", PrefixLen: 30}},
 			"--ipv4=192.168.1.2/30 --x=1"},
-		{"block and platform change nothing", Spec{Args: []string{"/k", "--x=1"}, Block: &Block{MountPoint: "/data"}, Platform: PlatformQEMU, Version: "4.5"},
+		{"block and platform change nothing", Spec{Args: []string{"/k", "--x=1"}, Block: &Block{MountPoint: "/data"}, Platform: PlatformSolo5, Version: "4.5"},
 			"--x=1"},
 	}
-	checkBoot(t, Mirage, cases)
+	checkBoot(t, Mirage, Boot{}, cases)
+	// Solo5's virtio target halts unless isa-debug-exit stops QEMU.
+	checkBoot(t, Mirage, Boot{ExitDevice: true}, []bootCase{
+		{"virtio on qemu", Spec{Args: []string{"/k", "--x=1"}, Platform: PlatformQEMU}, "--x=1"},
+	})
 }
 
 func TestMirageBootErrors(t *testing.T) {

@@ -58,16 +58,16 @@ func checkSuiteBoot(t *testing.T, g Guest, name string, s Spec) {
 	}
 }
 
-// bootCase is one expected command line of a guest without an exit device
-// or control channel.
+// bootCase is one expected command line of a guest.
 type bootCase struct {
 	name string
 	spec Spec
 	want string
 }
 
-// checkBoot runs the cases against guest typ.
-func checkBoot(t *testing.T, typ Type, cases []bootCase) {
+// checkBoot runs the cases against guest typ; every case must ask for the
+// devices of dev (Cmdline ignored).
+func checkBoot(t *testing.T, typ Type, dev Boot, cases []bootCase) {
 	t.Helper()
 	g, err := Get(typ)
 	if err != nil {
@@ -79,8 +79,10 @@ func checkBoot(t *testing.T, typ Type, cases []bootCase) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b.Cmdline != c.want || b.ExitDevice || b.Control {
-				t.Fatalf("Boot = %+v\nwant cmdline %s (no exit device, no control)", b, c.want)
+			want := dev
+			want.Cmdline = c.want
+			if b != want {
+				t.Fatalf("Boot = %+v\nwant   %+v", b, want)
 			}
 		})
 	}

@@ -24,13 +24,19 @@ import (
 //
 //	[env.vars=[ "K=V" ... ]] -- [app args...]
 //
-// and carries no program name: it relies on the boot path to supply one.
+// after a program name on boots that do not supply one: QEMU's multiboot
+// loader puts the kernel path first, Firecracker's Linux boot passes
+// boot_args as they are, so there "unikraft" is put first (without it the
+// first parameter would be taken for the program name and ignored).
 type unikraft struct{}
 
 func init() { register(unikraft{}) }
 
 // Type implements Guest.
 func (unikraft) Type() Type { return Unikraft }
+
+// unikraftProgram is the program name given where the boot path gives none.
+const unikraftProgram = "unikraft"
 
 // unikraftStop separates library parameters from application arguments.
 const unikraftStop = "--"
@@ -72,7 +78,11 @@ func (unikraft) Boot(s Spec) (Boot, error) {
 	if err != nil {
 		return Boot{}, err
 	}
-	return Boot{Cmdline: unikraftJoin(params, app, s.Cmdline)}, nil
+	cmdline := unikraftJoin(params, app, s.Cmdline)
+	if cmdline != "" && s.Platform != "" && s.Platform != PlatformQEMU {
+		cmdline = unikraftProgram + " " + cmdline
+	}
+	return Boot{Cmdline: cmdline}, nil
 }
 
 // unikraftNet renders the network for lwip's netdev parameters: one

@@ -30,7 +30,21 @@ func TestUnikraftBoot(t *testing.T) {
 		{"network before 0.16", Spec{Version: "0.15.2", Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1"}},
 			"netdev.ipv4_addr=10.4.0.5 netdev.ipv4_gw_addr=10.4.0.1 netdev.ipv4_subnet_mask=255.255.255.0 --"},
 	}
-	checkBoot(t, Unikraft, cases)
+	checkBoot(t, Unikraft, Boot{}, cases)
+}
+
+// TestUnikraftProgramName: only QEMU's multiboot loader supplies argv[0];
+// elsewhere the first word would be eaten as the program name.
+func TestUnikraftProgramName(t *testing.T) {
+	network := &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1"}
+	checkBoot(t, Unikraft, Boot{}, []bootCase{
+		{"qemu", Spec{Args: []string{"/app", "x"}, Net: network, Platform: PlatformQEMU}, "netdev.ip=10.4.0.5/24:10.4.0.1 -- x"},
+		{"firecracker", Spec{Args: []string{"/app", "x"}, Net: network, Platform: PlatformFirecracker},
+			"unikraft netdev.ip=10.4.0.5/24:10.4.0.1 -- x"},
+		{"firecracker, nothing to pass", Spec{Platform: PlatformFirecracker}, ""},
+		{"firecracker, whole annotation", Spec{Platform: PlatformFirecracker, Cmdline: "vfs.fstab=[ initrd0:/:extract ] -- -x"},
+			"unikraft vfs.fstab=[ initrd0:/:extract ] -- -x"},
+	})
 }
 
 func TestUnikraftBootErrors(t *testing.T) {

@@ -97,8 +97,9 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 	}
 	spec := p.Spec
 	spec.Cmdline = strings.TrimSpace(boot.Cmdline + " " + p.ExtraCmdline)
+	spec.VirtioModern = boot.VirtioModern
 	if _, ok := v.(vmm.GuestChannels); ok {
-		spec.ExitDevice = boot.ExitDevice
+		spec.ExitDevice, spec.ExitPort, spec.ExitPortSize = boot.ExitDevice, boot.ExitPort, boot.ExitPortSize
 		if boot.Control {
 			spec.ControlSocket = p.ControlSocket
 		}

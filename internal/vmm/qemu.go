@@ -113,15 +113,22 @@ func (q qemu) Args(s Spec) ([]string, error) {
 		args = append(args, "-append", s.Cmdline)
 	}
 	if s.Net != nil {
-		args = append(args, qemuNetArgs(*s.Net, machine)...)
+		args = append(args, qemuNetArgs(*s.Net, machine, s.VirtioModern)...)
 	}
 	args = append(args, qemuBlockArgs(s.Block, machine)...)
 	args = append(args, qemuShareArgs(s.Shares, machine)...)
 	if s.ExitDevice {
 		// The guest's exit status, and a guest kernel panic (pvpanic, for
 		// kernels with its driver) as exit 1 instead of a clean-looking 0.
+		port, size := uint16(urunit.ExitPort), uint8(2)
+		if s.ExitPort != 0 {
+			port = s.ExitPort
+		}
+		if s.ExitPortSize != 0 {
+			size = s.ExitPortSize
+		}
 		args = append(args, "-device",
-			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x02", urunit.ExitPort),
+			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x%02x", port, size),
 			"-device", "pvpanic", "-action", "panic=exit-failure")
 	}
 	if s.ControlSocket != "" {
@@ -140,10 +147,12 @@ func (q qemu) Args(s Spec) ([]string, error) {
 // qemuNetArgs attaches the guest NIC to the tap: virtio-net on the
 // machine's transport (virtio-mmio on microvm, PCI on pc). QEMU runs no
 // ifup scripts: urunc created and wired the tap already.
-func qemuNetArgs(n NetDevice, machine string) []string {
+func qemuNetArgs(n NetDevice, machine string, modern bool) []string {
 	dev := "virtio-net-pci"
 	if machine == machineMicroVM {
 		dev = "virtio-net-device"
+	} else if modern {
+		dev += ",disable-legacy=on"
 	}
 	vhost := "off"
 	if n.VhostNet {

@@ -56,8 +56,16 @@ type Spec struct {
 	Cmdline      string       // guest kernel command line, from the guest type
 	MemoryMiB    uint64
 	VCPUs        int
-	Accel        Accel      // kvm or tcg; never auto here
-	ExitDevice   bool       // guest reports its exit status through an exit device
+	Accel        Accel // kvm or tcg; never auto here
+	ExitDevice   bool  // guest reports its exit status through an exit device
+	// ExitPort and ExitPortSize place the exit device: 0 for urunit's
+	// port (0x501) and a 2-byte window. Hermit writes to 0xf4, 4 bytes.
+	ExitPort     uint16 `json:",omitempty"`
+	ExitPortSize uint8  `json:",omitempty"`
+	// VirtioModern drops the legacy (virtio 0.9) interface of PCI virtio
+	// devices (disable-legacy=on), for guests whose drivers only match the
+	// virtio 1.0 device IDs (Hermit, Mewz). Virtio-mmio is unaffected.
+	VirtioModern bool       `json:",omitempty"`
 	Sandbox      bool       // enable the VMM's own syscall sandbox
 	QMPSocket    string     // optional path of a QMP control socket
 	Net          *NetDevice // the guest's network interface; nil for none
