@@ -1,18 +1,29 @@
 package main
 
-import "syscall"
+import (
+	"strings"
+	"syscall"
+
+	"github.com/urunc-dev/urunc/internal/urunit"
+)
 
 // exitAction says how to end the VM so that the host sees status.
 type exitAction struct {
-	reboot bool  // status 0: a clean reboot, which QEMU -no-reboot turns into exit 0
-	value  uint8 // otherwise: the byte to write to urunit.ExitPort
+	powerOff bool  // urunit.HaltPowerOff: power off whatever the status
+	reboot   bool  // status 0: a clean reboot, which QEMU -no-reboot turns into exit 0
+	value    uint8 // otherwise: the byte to write to urunit.ExitPort
 }
 
 // exitActionFor encodes status for QEMU's isa-debug-exit device, which makes
 // QEMU exit with (value<<1)|1. Odd statuses arrive exactly; an even non-zero
 // status s arrives as s|1. Statuses outside 0..255 are reduced modulo 256 as
 // a process exit status would be.
-func exitActionFor(status int) exitAction {
+func exitActionFor(status int, cmdline string) exitAction {
+	for _, f := range strings.Fields(cmdline) {
+		if f == urunit.HaltPowerOff {
+			return exitAction{powerOff: true}
+		}
+	}
 	s := uint8(status)
 	if s == 0 {
 		return exitAction{reboot: true}

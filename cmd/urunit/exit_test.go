@@ -3,6 +3,8 @@ package main
 import (
 	"syscall"
 	"testing"
+
+	"github.com/urunc-dev/urunc/internal/urunit"
 )
 
 func TestExitActionFor(t *testing.T) {
@@ -23,12 +25,21 @@ func TestExitActionFor(t *testing.T) {
 		{-1, exitAction{value: 127}, 255},
 	}
 	for _, tc := range tests {
-		got := exitActionFor(tc.status)
+		got := exitActionFor(tc.status, "console=ttyS0 panic=-1 urunit.halt=reboot")
 		if got != tc.want {
 			t.Errorf("exitActionFor(%d) = %+v, want %+v", tc.status, got, tc.want)
 		}
 		if qemu := qemuStatus(got); qemu != tc.qemu {
 			t.Errorf("status %d: QEMU exits %d, want %d", tc.status, qemu, tc.qemu)
+		}
+	}
+}
+
+// TestExitActionPowerOff: with urunit.HaltPowerOff every status powers off.
+func TestExitActionPowerOff(t *testing.T) {
+	for _, status := range []int{0, 1, 2, 255} {
+		if got := exitActionFor(status, "console=ttyS0 "+urunit.HaltPowerOff+" quiet"); got != (exitAction{powerOff: true}) {
+			t.Errorf("status %d: %+v, want power off", status, got)
 		}
 	}
 }

@@ -15,11 +15,15 @@ import (
 func halt(status int) {
 	unix.Sync()
 	quietKernel()
-	action := exitActionFor(status)
+	cmdline, _ := os.ReadFile("/proc/cmdline") // unread (no /proc): the default ending
+	action := exitActionFor(status, string(cmdline))
 	var err error
-	if action.reboot {
+	switch {
+	case action.powerOff:
+		err = fmt.Errorf("power off: %w", unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF))
+	case action.reboot:
 		err = fmt.Errorf("reboot: %w", unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART))
-	} else {
+	default:
 		err = writeExitPort(urunit.ExitPort, action.value)
 	}
 	// The exit device is missing or did not stop the VM: power off, which

@@ -51,6 +51,11 @@ func (linux) Boot(s Spec) (Boot, error) {
 		}
 		cmdline += " " + ip
 	}
+	if s.Platform == PlatformCloudHypervisor {
+		// Cloud Hypervisor restarts the VM on a reset (KVM_EXIT_SHUTDOWN
+		// is its VmExit::Reset), so urunit's reboot would run the app again.
+		cmdline += " " + urunit.HaltPowerOff
+	}
 	if s.Cmdline != "" {
 		cmdline += " " + s.Cmdline
 	}

@@ -25,6 +25,9 @@ func TestLinuxBoot(t *testing.T) {
 			base + " ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1:9.9.9.9 urunit.mtu=1450"},
 		{"network without gateway or dns, before the annotation", Spec{Args: []string{"/app"}, Cmdline: "x=1", Net: &Net{IP: "192.168.1.2", PrefixLen: 30}},
 			base + " ip=192.168.1.2:::255.255.255.252::eth0:off x=1"},
+		{"cloud-hypervisor powers off", Spec{Args: []string{"/app"}, Platform: PlatformCloudHypervisor, Cmdline: "x=1"},
+			base + " urunit.halt=poweroff x=1"},
+		{"firecracker stops on the reboot", Spec{Args: []string{"/app"}, Platform: PlatformFirecracker}, base},
 	}
 	g, err := Get(Linux)
 	if err != nil {

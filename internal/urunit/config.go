@@ -15,6 +15,12 @@ const BinaryPath = "/.urunit/urunit"
 // non-zero status s cannot be expressed by the device and arrives as s|1.
 const ExitPort = 0x501
 
+// HaltPowerOff on the kernel command line tells urunit to end the VM by an
+// ACPI power-off instead of a reboot or the exit port: for VMMs that have
+// no exit device and restart the VM on a reset (Cloud Hypervisor), where
+// the status is lost either way but a reboot would run the app again.
+const HaltPowerOff = "urunit.halt=poweroff"
+
 // Config is the application urunit runs.
 type Config struct {
 	Args []string `json:"args"`
