@@ -49,6 +49,9 @@ type Spec struct {
 
 	Platform Platform `json:",omitempty"` // the machine the guest boots on; "" for the guest's default
 	Block    *Block   `json:",omitempty"` // image-supplied block device; nil for none
+	// Initrd: the image supplies an initrd (com.urunc.unikernel.initrd),
+	// which guests that can take it as their root filesystem mount at /.
+	Initrd bool `json:",omitempty"`
 }
 
 // Mount is a container volume shared with the guest over 9p.

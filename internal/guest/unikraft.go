@@ -22,6 +22,7 @@ import (
 //
 // The command line rendered here is therefore
 //
+//	[unikraft] [netdev...] [vfs.fstab=[ "initrd0:/:extract::ramfs=1:" ]]
 //	[env.vars=[ "K=V" ... ]] -- [app args...]
 //
 // after a program name on boots that do not supply one: QEMU's multiboot
@@ -66,6 +67,9 @@ func (unikraft) Boot(s Spec) (Boot, error) {
 			return Boot{}, err
 		}
 		params = append(params, net...)
+	}
+	if s.Initrd && !unikraftHasRoot(s.Cmdline) {
+		params = append(params, unikraftInitrdRoot(newStyle)...)
 	}
 	if newStyle && len(s.Env) > 0 {
 		vars, err := unikraftEnvVars(s.Env)
@@ -112,6 +116,28 @@ func unikraftNet(n *Net, newStyle bool) ([]string, error) {
 		v += ":" + n.DNS[0]
 	}
 	return []string{v}, nil
+}
+
+// unikraftInitrdRoot mounts the image's initrd as the root filesystem: from
+// Unikraft 0.16 on with a vfs.fstab entry that extracts the cpio into a
+// ramfs at / (the form of Unikraft's own catalog), before that with the
+// vfscore root parameter.
+func unikraftInitrdRoot(newStyle bool) []string {
+	if newStyle {
+		return []string{"vfs.fstab=[", `"initrd0:/:extract::ramfs=1:"`, "]"}
+	}
+	return []string{"vfs.rootfs=initrd"}
+}
+
+// unikraftHasRoot reports whether an image's command line already says how
+// to mount the root (its own fstab or root parameters win).
+func unikraftHasRoot(cmdline string) bool {
+	for _, f := range strings.Fields(cmdline) {
+		if strings.HasPrefix(f, "vfs.fstab=") || strings.HasPrefix(f, "vfs.rootfs=") {
+			return true
+		}
+	}
+	return false
 }
 
 // unikraftJoin assembles parameters and application arguments.

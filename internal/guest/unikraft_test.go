@@ -33,6 +33,17 @@ func TestUnikraftBoot(t *testing.T) {
 	checkBoot(t, Unikraft, Boot{}, cases)
 }
 
+// TestUnikraftInitrdRoot: an image initrd becomes the root filesystem,
+// unless the image's command line mounts a root itself.
+func TestUnikraftInitrdRoot(t *testing.T) {
+	checkBoot(t, Unikraft, Boot{}, []bootCase{
+		{"fstab from 0.16", Spec{Args: []string{"/app", "x"}, Initrd: true}, `vfs.fstab=[ "initrd0:/:extract::ramfs=1:" ] -- x`},
+		{"rootfs before 0.16", Spec{Args: []string{"/app"}, Initrd: true, Version: "0.15.0"}, "vfs.rootfs=initrd --"},
+		{"image's own fstab wins", Spec{Initrd: true, Cmdline: `vfs.fstab=[ "fs0:/:9pfs" ] -- -x`}, `vfs.fstab=[ "fs0:/:9pfs" ] -- -x`},
+		{"image's own root wins before 0.16", Spec{Initrd: true, Version: "0.10.0", Cmdline: "vfs.rootfs=9pfs -- -x"}, "vfs.rootfs=9pfs -- -x"},
+	})
+}
+
 // TestUnikraftProgramName: only QEMU's multiboot loader supplies argv[0];
 // elsewhere the first word would be eaten as the program name.
 func TestUnikraftProgramName(t *testing.T) {

@@ -175,6 +175,7 @@ func unikraftCases(t *testing.T, v vmm.Name) []pairCase {
 	unikraft := func(version string) Plan {
 		p := basePlan(t, v, guest.Unikraft, format)
 		p.Spec.Initrd = pairInitrd // the image's rootfs archive (com.urunc.unikernel.initrd)
+		p.GuestSpec.Initrd = true
 		p.GuestSpec.Args = []string{"/nginx", "-c", "/nginx/conf/nginx.conf"}
 		p.GuestSpec.Env = []string{"PATH=/bin", "GREETING=hello world"}
 		p.GuestSpec.Version = version

@@ -241,6 +241,7 @@ func guestSpec(meta *unikernel.Config, s *specs.Spec) guest.Spec {
 		GID:     s.Process.User.GID,
 		Cmdline: meta.Cmdline,
 		Version: meta.Version,
+		Initrd:  meta.InitrdPath != "",
 	}
 }
 
