@@ -24,7 +24,7 @@ func (r *Runtime) Exec(id string, p *specs.Process, o IOOpts) (int, error) {
 	if st != libcontainer.Running {
 		return -1, fmt.Errorf("cannot exec in container %q that is %s", id, st)
 	}
-	return r.runProcess(p, o, o.Detach, false, c.Run)
+	return r.runProcess(p, o, o.Detach, false, c.Run, nil)
 }
 
 // InitProcess returns the process of the container's bundle, the base that

@@ -47,12 +47,33 @@ func (r *Runtime) startProcess(c *libcontainer.Container, sp *specs.Process, o I
 			return r.exec(c) // what `urunc start` would do
 		}
 	}
-	return r.runProcess(sp, o, o.Detach || !run, true, action)
+	return r.runProcess(sp, o, o.Detach || !run, true, action, r.guestSignaller(c))
+}
+
+// guestSignaller delivers a foreground run's signals as `urunc kill` does:
+// over the guest's control channel when it has one, so that Ctrl-C reaches
+// the application in the guest rather than ending the VMM, with the same
+// grace period for stop signals. SIGKILL, and a guest without the channel,
+// get the signal on the VMM.
+func (r *Runtime) guestSignaller(c *libcontainer.Container) func(*libcontainer.Process, os.Signal) {
+	return func(p *libcontainer.Process, s os.Signal) {
+		if sig, ok := s.(unix.Signal); ok && sig != unix.SIGKILL && r.hasControl(c.ID()) {
+			err := r.signalGuest(c, sig)
+			if err == nil {
+				return
+			}
+			r.Log.Warnf("signal %v to the guest: %v; signalling the VMM", sig, err)
+		}
+		_ = p.Signal(s)
+	}
 }
 
 // runProcess wires a process's stdio, starts it with action and, unless
 // detached, forwards signals until it exits.
-func (r *Runtime) runProcess(sp *specs.Process, o IOOpts, detach, init bool, action func(*libcontainer.Process) error) (int, error) {
+// deliver passes on a signal the foreground urunc received; nil signals
+// the process itself.
+func (r *Runtime) runProcess(sp *specs.Process, o IOOpts, detach, init bool, action func(*libcontainer.Process) error,
+	deliver func(*libcontainer.Process, os.Signal)) (int, error) {
 	if err := checkTerminal(sp.Terminal, detach, o.ConsoleSocket); err != nil {
 		return -1, err
 	}
@@ -90,7 +111,10 @@ func (r *Runtime) runProcess(sp *specs.Process, o IOOpts, detach, init bool, act
 	if detach {
 		return 0, nil
 	}
-	return forward(p, t, sigs)
+	if deliver == nil {
+		deliver = func(p *libcontainer.Process, s os.Signal) { _ = p.Signal(s) }
+	}
+	return forward(p, t, sigs, deliver)
 }
 
 func checkTerminal(terminal, detach bool, socket string) error {
@@ -114,7 +138,7 @@ func foregroundSignals() chan os.Signal {
 
 // forward relays signals to the container's init until it exits, and
 // returns its status the way a shell reports it (128+signal when killed).
-func forward(p *libcontainer.Process, t *tty, sigs chan os.Signal) (int, error) {
+func forward(p *libcontainer.Process, t *tty, sigs chan os.Signal, deliver func(*libcontainer.Process, os.Signal)) (int, error) {
 	pid, err := p.Pid()
 	if err != nil {
 		return -1, fmt.Errorf("container pid: %w", err)
@@ -130,7 +154,7 @@ func forward(p *libcontainer.Process, t *tty, sigs chan os.Signal) (int, error) 
 			t.resize()
 		case unix.SIGURG: // Go runtime preemption, not for the container
 		default:
-			_ = p.Signal(s)
+			deliver(p, s)
 		}
 	}
 	return -1, errors.New("signal channel closed")

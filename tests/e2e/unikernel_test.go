@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,6 +82,48 @@ func TestLinuxGuestDetachedLifecycle(t *testing.T) {
 	r.ok("delete", "vm1")
 	if _, err := os.Stat(filepath.Join(r.root, "vm1")); !os.IsNotExist(err) {
 		t.Errorf("state dir left after delete: %v", err)
+	}
+}
+
+// A foreground `urunc run` passes the signals it gets to the guest's
+// application, as kill does: the app says so and dies of SIGTERM (143),
+// where a signal to QEMU itself would end the VM without the app seeing it.
+func TestLinuxGuestForegroundRunSignal(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	dir := e.linuxBundle(t, "0", "600").write()
+	out := filepath.Join(t.TempDir(), "console")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := r.cmd(ctx, "run", "--bundle", dir, "vm3")
+	c.Stdout, c.Stderr = f, f
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.urunc("delete", "--force", "vm3") })
+	waitFor(t, out, "hello from guest", 90*time.Second)
+	if err := c.Process.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != 143 {
+		b, _ := os.ReadFile(out)
+		t.Errorf("foreground run after SIGTERM: exit %d, want 143 (the guest's app died of it)\n%s", code, b)
+	}
+	waitFor(t, out, "hello: got SIGTERM", time.Second)
+	if _, err := os.Stat(filepath.Join(r.root, "vm3")); !os.IsNotExist(err) {
+		t.Errorf("state dir left after the foreground run: %v", err) // run removes it, as runc's does
 	}
 }
 
