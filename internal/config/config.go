@@ -29,6 +29,7 @@ type Config struct {
 	QEMU  QEMU  `toml:"qemu"`
 	Linux Linux `toml:"linux"`
 	Solo5 Solo5 `toml:"solo5"`
+	API   API   `toml:"api"`
 	// Binaries are the host paths of the other VMMs, by hypervisor name
 	// (firecracker, hvt, spt, cloud-hypervisor). QEMU's is [qemu] binary.
 	Binaries map[string]string `toml:"binaries"`
@@ -62,6 +63,16 @@ type Linux struct {
 	// StopGraceSeconds is how long a guest asked to stop (kill with
 	// SIGTERM, SIGINT, SIGHUP or SIGQUIT) may take before its VMM is killed.
 	StopGraceSeconds int `toml:"stop_grace_seconds"`
+}
+
+// API configures the VMMs' management sockets.
+type API struct {
+	// Socket makes QEMU (QMP), Firecracker and Cloud Hypervisor listen on
+	// a UNIX socket in the VM's run folder, /urunc/run/api.sock inside the
+	// container (on the host: /proc/<pid>/root/urunc/run/api.sock, whose
+	// length does not depend on the container id). Off by default: the
+	// socket controls the whole VM, and nothing in urunc needs it.
+	Socket bool `toml:"socket"`
 }
 
 // Solo5 configures the Solo5 tenders.

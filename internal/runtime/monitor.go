@@ -207,6 +207,9 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 	}
 	out.Annotations[annotationAccel] = string(vs.plan.Spec.Accel)
 	out.Annotations[annotationMachine] = string(vs.plan.Spec.KernelFormat)
+	if sock := vs.plan.Spec.APISocket + vs.plan.Spec.QMPSocket; sock != "" {
+		out.Annotations[annotationAPI] = sock
+	}
 	return &out, nil
 }
 

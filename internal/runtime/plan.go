@@ -28,6 +28,7 @@ const (
 	runDir        = "run"   // in the VM folder: sockets the VMM creates
 	monitorRun    = monitorDir + "/" + runDir
 	controlSocket = "control.sock"
+	apiSocket     = "api.sock"
 )
 
 // Annotations urunc adds to the container's state so users can see how the
@@ -35,6 +36,9 @@ const (
 const (
 	annotationAccel   = "com.urunc.vm.accel"
 	annotationMachine = "com.urunc.vm.kernelFormat"
+	// annotationAPI is the VMM's management socket inside the container,
+	// when [api] socket is on.
+	annotationAPI = "com.urunc.vm.apiSocket"
 )
 
 // vmSetup is the host-side result of planning a unikernel container.
@@ -100,6 +104,14 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	}
 	if meta.InitrdPath != "" || meta.Type == string(guest.Linux) {
 		vs.Initrd = monitorInitrd
+	}
+	if r.Config.API.Socket {
+		switch v.Name() {
+		case vmm.QEMU:
+			vs.QMPSocket = monitorRun + "/" + apiSocket
+		case vmm.Firecracker, vmm.CloudHypervisor:
+			vs.APISocket = monitorRun + "/" + apiSocket
+		}
 	}
 	if meta.BlockPath != "" {
 		vs.Block = []vmm.BlockDevice{{Path: monitorBlock}}

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -125,6 +127,66 @@ func TestLinuxGuestForegroundRunSignal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.root, "vm3")); !os.IsNotExist(err) {
 		t.Errorf("state dir left after the foreground run: %v", err) // run removes it, as runc's does
 	}
+}
+
+// With [api] socket, QEMU serves QMP on /urunc/run/api.sock, which the
+// state names and the host reaches through /proc/<pid>/root whatever the
+// length of the container id.
+func TestLinuxGuestAPISocket(t *testing.T) {
+	e := setup(t, true)
+	writeFile(t, e.config, "[linux]\nurunit = \""+filepath.Join(e.bin, "urunit")+"\"\n\n[api]\nsocket = true\n")
+	r := e.runtime(t)
+	dir := e.linuxBundle(t, "0", "600").write()
+	out := filepath.Join(t.TempDir(), "console")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id := strings.Repeat("a", 64) // as long as a containerd id
+	c := r.cmd(context.Background(), "run", "--detach", "--bundle", dir, id)
+	c.Stdout, c.Stderr = f, f
+	if err := c.Run(); err != nil {
+		b, _ := os.ReadFile(out)
+		t.Fatalf("run -d: %v: %s", err, b)
+	}
+	t.Cleanup(func() { r.urunc("delete", "--force", id) })
+	waitFor(t, out, "hello from guest", 90*time.Second)
+	s := r.state(id)
+	sock := s.Annotations["com.urunc.vm.apiSocket"]
+	if sock != "/urunc/run/api.sock" {
+		t.Fatalf("state annotation com.urunc.vm.apiSocket = %q, want /urunc/run/api.sock", sock)
+	}
+	conn, err := net.DialTimeout("unix", fmt.Sprintf("/proc/%d/root%s", s.Pid, sock), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial QMP: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	rd := bufio.NewReader(conn)
+	greeting, err := rd.ReadString('\n')
+	if err != nil || !strings.Contains(greeting, `"QMP"`) {
+		t.Fatalf("QMP greeting %q, %v", greeting, err)
+	}
+	for _, cmd := range []string{`{"execute":"qmp_capabilities"}`, `{"execute":"query-status"}`} {
+		if _, err := conn.Write([]byte(cmd + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reply string
+	for !strings.Contains(reply, `"status"`) {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("QMP reply: %v (so far %q)", err, reply)
+		}
+		reply += line
+	}
+	if !strings.Contains(reply, `"running"`) {
+		t.Errorf("query-status: %q, want the VM running", reply)
+	}
+	r.ok("kill", id, "KILL")
+	r.waitStatus(id, "stopped", 10*time.Second)
+	r.ok("delete", id)
 }
 
 // A guest that ignores SIGTERM is killed when the grace period is over.

@@ -184,9 +184,9 @@ func collect(args []string, configs map[string]string, paths, taps map[string]Pr
 			case ok && (k == "tap" || strings.HasPrefix(k, "--net:")):
 				taps[v] = tapProbe(v)
 			case ok && strings.HasPrefix(v, "/"):
-				paths[v] = pathProbe(v)
+				probePath(paths, v)
 			case !ok && strings.HasPrefix(kv, "/"):
-				paths[kv] = pathProbe(kv)
+				probePath(paths, kv)
 			}
 		}
 	}
@@ -213,13 +213,22 @@ func walk(key string, v any, paths, taps map[string]Probe) {
 		case key == "host_dev_name":
 			taps[x] = tapProbe(x)
 		case strings.HasPrefix(x, "/"):
-			paths[x] = pathProbe(x)
+			probePath(paths, x)
 		}
 	}
 }
 
 // pathProbe reports whether the file exists, can be opened for reading
 // and could be written (block images are opened read-write by a VMM).
+// probePath probes path; for a socket the VMM is to create (*.sock), its
+// folder too, which must be writable for that.
+func probePath(paths map[string]Probe, path string) {
+	paths[path] = pathProbe(path)
+	if strings.HasSuffix(path, ".sock") {
+		paths[filepath.Dir(path)] = pathProbe(filepath.Dir(path))
+	}
+}
+
 func pathProbe(path string) Probe {
 	p := Probe{Exists: exists(path), Writable: syscall.Access(path, 2) == nil}
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
