@@ -69,11 +69,15 @@ func build(p Policy, m Mode) (*seccomp.ScmpFilter, error) {
 			}
 		}
 		for _, c := range p.AllowIf {
-			cond, err := seccomp.MakeCondition(c.Arg, seccomp.CompareMaskedEqual, c.Mask, c.Value)
-			if err != nil {
-				return fmt.Errorf("seccomp %s: condition for %s: %w", p.Name, c.Name, err)
+			conds := make([]seccomp.ScmpCondition, 0, len(c.Args))
+			for _, a := range c.Args {
+				cond, err := seccomp.MakeCondition(a.Index, seccomp.CompareMaskedEqual, a.Mask, a.Value)
+				if err != nil {
+					return fmt.Errorf("seccomp %s: condition for %s: %w", p.Name, c.Name, err)
+				}
+				conds = append(conds, cond)
 			}
-			if err := add(c.Name, seccomp.ActAllow, []seccomp.ScmpCondition{cond}); err != nil {
+			if err := add(c.Name, seccomp.ActAllow, conds); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -87,6 +88,14 @@ func probe() {
 	s, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	report("socket_unix", err)
 	unix.Close(s)
+	s, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	report("socket_inet_dgram", err)
+	unix.Close(s)
+	s, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_AUDIT)
+	report("socket_netlink_audit", err)
+	unix.Close(s)
+	_, err = net.Interfaces() // getifaddrs' way: a NETLINK_ROUTE dump
+	report("interfaces", err)
 	// The calls below would fail with EPERM for a non-root user anyway,
 	// so each is made invalid in a way the kernel checks first: unfiltered
 	// it fails with another error, and nothing happens even as root.
@@ -138,7 +147,8 @@ func TestApplyHVTEnforce(t *testing.T) {
 		"epoll_create1": "ok", "timerfd_create": "ok", "prctl_nnp": "ok",
 		"ioctl": "other:inappropriate ioctl for device",
 		// what no tender needs fails
-		"prctl_dumpable": "EPERM", "socket_inet": "EPERM", "socket_unix": "EPERM",
+		"socket_inet_dgram": "ok", "interfaces": "ok",
+		"prctl_dumpable": "EPERM", "socket_inet": "EPERM", "socket_unix": "EPERM", "socket_netlink_audit": "EPERM",
 		"unshare": "EPERM", "mount": "EPERM", "ptrace": "EPERM",
 		"clone_newuser": "EPERM", "clone3": "ENOSYS", "mkdir": "EPERM",
 	}

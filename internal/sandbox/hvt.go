@@ -14,9 +14,17 @@ import "golang.org/x/sys/unix"
 // memfd_create + prctl(PR_SET_NO_NEW_PRIVS) + seccomp, which is allowed
 // here so that it can stack on top.
 //
-// Denied, among everything else: sockets of any kind (the tap fd is read
-// and written, never a socket), mount and pivot_root, namespaces (unshare,
-// setns, clone with CLONE_NEW*), ptrace and process_vm_*, bpf,
+// Sockets: the tap is a file, but tenders/common/tap_attach.c first checks
+// that the interface exists and is up with getifaddrs(3), which glibc
+// answers over a NETLINK_ROUTE socket (socket, bind, getsockname, sendto,
+// recvmsg); reading a tap's MTU takes an ioctl on some socket, AF_INET
+// datagram by convention. Those two kinds are allowed; stream sockets, raw
+// and packet sockets, and every other family and netlink protocol are not.
+// (The tap already gives the tender the guest's whole L2 network, so a
+// datagram socket in the same namespace adds kernel surface, not reach.)
+//
+// Denied, among everything else: mount and pivot_root, namespaces
+// (unshare, setns, clone with CLONE_NEW*), ptrace and process_vm_*, bpf,
 // perf_event_open, keyctl, kexec, kernel modules, userfaultfd, io_uring,
 // file creation, removal and permission changes beyond open(2).
 //
@@ -46,16 +54,27 @@ var hvtPolicy = Policy{
 		"futex", "sched_yield", "sched_getaffinity", "exit", "exit_group",
 		// the tender's own filter (newer Solo5): can only narrow this one
 		"memfd_create", "seccomp",
+		// on the sockets below (getifaddrs over netlink)
+		"bind", "getsockname", "sendto", "recvmsg", "recvfrom",
 	},
 	AllowIf: []Conditional{
-		{Name: "clone", Arg: 0, Mask: unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+		{Name: "clone", Args: []Arg{{Index: 0, Mask: unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP |
-			unix.CLONE_NEWTIME, Value: 0,
+			unix.CLONE_NEWTIME, Value: 0}},
 			Why: "threads, never new namespaces"},
-		{Name: "prctl", Arg: 0, Mask: ^uint64(0), Value: unix.PR_SET_NO_NEW_PRIVS,
+		{Name: "prctl", Args: []Arg{{Index: 0, Mask: all, Value: unix.PR_SET_NO_NEW_PRIVS}},
 			Why: "only the no-new-privileges bit that precedes the tender's own filter"},
+		{Name: "socket", Args: []Arg{{Index: 0, Mask: all, Value: unix.AF_NETLINK}, {Index: 2, Mask: all, Value: unix.NETLINK_ROUTE}},
+			Why: "getifaddrs(3) in tap_attach"},
+		{Name: "socket", Args: []Arg{{Index: 0, Mask: all, Value: unix.AF_INET}, {Index: 1, Mask: sockTypeMask, Value: unix.SOCK_DGRAM}},
+			Why: "an ioctl handle for the tap's MTU"},
 	},
 	NoSys: []string{"clone3"}, // its flags are behind a pointer; glibc falls back to clone
 }
+
+const (
+	all          = ^uint64(0)
+	sockTypeMask = 0xf // socket(2)'s type without SOCK_NONBLOCK / SOCK_CLOEXEC
+)
 
 func init() { register("hvt", hvtPolicy) }

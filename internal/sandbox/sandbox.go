@@ -48,20 +48,26 @@ type Policy struct {
 	// Allow are system calls allowed with any arguments. Names unknown on
 	// the running architecture (open on arm64) are skipped.
 	Allow []string
-	// AllowIf are system calls allowed only when an argument matches.
+	// AllowIf are system calls allowed only when their arguments match
+	// (each rule's conditions all hold; any rule of a call may match).
 	AllowIf []Conditional
 	// NoSys are system calls failed with ENOSYS in Enforce mode: newer
 	// calls whose older form the C library falls back to.
 	NoSys []string
 }
 
-// Conditional allows a system call when (argument Arg & Mask) == Value.
+// Conditional allows a system call when all of Args hold.
 type Conditional struct {
-	Name  string
-	Arg   uint
+	Name string
+	Args []Arg
+	Why  string
+}
+
+// Arg holds when (argument Index & Mask) == Value.
+type Arg struct {
+	Index uint
 	Mask  uint64
 	Value uint64
-	Why   string
 }
 
 // ErrUnavailable is returned by Apply when this urunc binary was built

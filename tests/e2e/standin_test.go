@@ -574,8 +574,8 @@ func siSeccompApplies(t *testing.T, r siRun) {
 
 // siCheckFilter: urunc's own filter (internal/sandbox) is installed, on
 // top of the container's profile, exactly for the VMMs that have none of
-// their own, and it denies what no VMM needs (a socket); for the others
-// the same call goes through.
+// their own, and it denies what no VMM needs (a TCP socket); for the
+// others the same call goes through.
 func siCheckFilter(t *testing.T, r siRun, spec *specs.Spec, filtered bool) {
 	t.Helper()
 	want := 0
@@ -591,7 +591,7 @@ func siCheckFilter(t *testing.T, r siRun, spec *specs.Spec, filtered bool) {
 		t.Errorf("VMM has %s seccomp filters, want %d (filtered by urunc: %v)", got, want, filtered)
 	}
 	if r.rep.Socket != wantSocket {
-		t.Errorf("socket(AF_INET) in the VMM: %q, want %q", r.rep.Socket, wantSocket)
+		t.Errorf("socket(AF_INET, SOCK_STREAM) in the VMM: %q, want %q", r.rep.Socket, wantSocket)
 	}
 }
 

@@ -45,8 +45,8 @@ type Report struct {
 	ConfigFiles map[string]string `json:"configFiles"`
 	Paths       map[string]Probe  `json:"paths"` // absolute paths named by argv or a config file
 	Taps        map[string]Probe  `json:"taps"`  // tap names named by argv or a config file
-	// Socket is what socket(AF_INET, SOCK_DGRAM) gave: "ok" or the error.
-	// No VMM urunc runs needs a socket of its own, so a filter urunc
+	// Socket is what socket(AF_INET, SOCK_STREAM) gave: "ok" or the error.
+	// No VMM urunc runs needs a stream socket of its own, so a filter urunc
 	// installs denies it.
 	Socket string `json:"socket"`
 }
@@ -122,7 +122,7 @@ func status() map[string]string {
 }
 
 func socketProbe() string {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err.Error()
 	}
