@@ -5,54 +5,94 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/urunc-dev/urunc/internal/urunit"
 )
 
-// netConfig is the guest network the host put on the kernel command line,
-// in the kernel's own ip= format (see internal/guest): urunit applies it
-// because the kernels it runs on may lack IP_PNP.
+// netConfig is the guest network the host put on the kernel command line
+// (see internal/urunit): IPv4 in the kernel's own ip= format, which urunit
+// applies because the kernels it runs on may lack IP_PNP, and IPv6 in
+// urunit.ip6=. Either may be missing, not both.
 type netConfig struct {
 	device  string
-	ip      net.IP
+	ip      net.IP // nil without ip=
 	mask    net.IPMask
 	gateway net.IP
-	dns     []net.IP
+	ip6     *urunit.IP6 // nil without urunit.ip6=
+	dns     []net.IP    // ip='s IPv4 resolvers, then urunit.dns6='s
 	mtu     int
 }
 
-// parseNetConfig reads ip=<client>:<server>:<gw>:<mask>:<host>:<dev>:<autoconf>:<dns0>:<dns1>
-// and urunit.mtu=<n> from a kernel command line; nil when there is no ip=.
+// parseNetConfig reads ip=<client>:<server>:<gw>:<mask>:<host>:<dev>:<autoconf>:<dns0>:<dns1>,
+// urunit.ip6=, urunit.dns6= and urunit.mtu= from a kernel command line; nil
+// when there is neither ip= nor urunit.ip6=.
 func parseNetConfig(cmdline string) (*netConfig, error) {
-	var ipParam, mtuParam string
+	var ipParam, ip6Param, dns6Param, mtuParam string
 	for _, f := range strings.Fields(cmdline) {
 		switch {
 		case strings.HasPrefix(f, "ip="):
 			ipParam = strings.TrimPrefix(f, "ip=")
-		case strings.HasPrefix(f, "urunit.mtu="):
-			mtuParam = strings.TrimPrefix(f, "urunit.mtu=")
+		case strings.HasPrefix(f, urunit.IP6Param):
+			ip6Param = strings.TrimPrefix(f, urunit.IP6Param)
+		case strings.HasPrefix(f, urunit.DNS6Param):
+			dns6Param = strings.TrimPrefix(f, urunit.DNS6Param)
+		case strings.HasPrefix(f, urunit.MTUParam):
+			mtuParam = strings.TrimPrefix(f, urunit.MTUParam)
 		}
 	}
-	if ipParam == "" {
+	if ipParam == "" && ip6Param == "" {
 		return nil, nil
 	}
+	c := &netConfig{device: "eth0"}
+	if ipParam != "" {
+		if err := c.parseIPv4(ipParam); err != nil {
+			return nil, err
+		}
+	}
+	if ip6Param != "" {
+		ip6, err := urunit.ParseIP6(ip6Param)
+		if err != nil {
+			return nil, err
+		}
+		c.ip6 = &ip6
+		if dns6Param != "" {
+			dns, err := urunit.ParseDNS6(dns6Param)
+			if err != nil {
+				return nil, err
+			}
+			c.dns = append(c.dns, dns...)
+		}
+	}
+	if mtuParam != "" {
+		mtu, err := strconv.Atoi(mtuParam)
+		if err != nil || mtu < 68 {
+			return nil, fmt.Errorf("%s%s: not an MTU", urunit.MTUParam, mtuParam)
+		}
+		c.mtu = mtu
+	}
+	return c, nil
+}
+
+// parseIPv4 reads the value of ip=.
+func (c *netConfig) parseIPv4(ipParam string) error {
 	fields := strings.Split(ipParam, ":")
 	for len(fields) < 9 {
 		fields = append(fields, "")
 	}
-	c := &netConfig{device: fields[5], ip: net.ParseIP(fields[0]).To4()}
-	if c.device == "" {
-		c.device = "eth0"
+	if fields[5] != "" {
+		c.device = fields[5]
 	}
-	if c.ip == nil {
-		return nil, fmt.Errorf("ip=%s: client address %q is not IPv4", ipParam, fields[0])
+	if c.ip = net.ParseIP(fields[0]).To4(); c.ip == nil {
+		return fmt.Errorf("ip=%s: client address %q is not IPv4", ipParam, fields[0])
 	}
 	mask := net.ParseIP(fields[3]).To4()
 	if mask == nil {
-		return nil, fmt.Errorf("ip=%s: netmask %q is not IPv4", ipParam, fields[3])
+		return fmt.Errorf("ip=%s: netmask %q is not IPv4", ipParam, fields[3])
 	}
 	c.mask = net.IPMask(mask)
 	if fields[2] != "" {
 		if c.gateway = net.ParseIP(fields[2]).To4(); c.gateway == nil {
-			return nil, fmt.Errorf("ip=%s: gateway %q is not IPv4", ipParam, fields[2])
+			return fmt.Errorf("ip=%s: gateway %q is not IPv4", ipParam, fields[2])
 		}
 	}
 	for _, d := range fields[7:9] {
@@ -60,14 +100,7 @@ func parseNetConfig(cmdline string) (*netConfig, error) {
 			c.dns = append(c.dns, ip)
 		}
 	}
-	if mtuParam != "" {
-		mtu, err := strconv.Atoi(mtuParam)
-		if err != nil || mtu < 68 {
-			return nil, fmt.Errorf("urunit.mtu=%s: not an MTU", mtuParam)
-		}
-		c.mtu = mtu
-	}
-	return c, nil
+	return nil
 }
 
 // resolvConf renders the nameservers for /etc/resolv.conf.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/urunc-dev/urunc/internal/urunit"
 )
 
 // linkWait is how long the guest NIC may take to appear once its driver
@@ -35,16 +37,26 @@ func setupNetwork() error {
 	if err := configureLink(link, c); err != nil {
 		return err
 	}
+	// IPv6 comes last and does not hold back the rest: on a dual-stack
+	// network a guest kernel without IPv6 still gets IPv4 and resolv.conf.
+	var err6 error
+	if c.ip6 != nil {
+		err6 = configureIPv6(link, c.ip6, c.mtu)
+	}
+	if err6 != nil && c.ip != nil {
+		fail("set up IPv6 (the application has IPv4 only)", err6, 0)
+		err6 = nil
+	}
 	if len(c.dns) == 0 {
-		return nil
+		return err6
 	}
 	if err := os.MkdirAll("/etc", 0o755); err != nil {
-		return fmt.Errorf("write resolv.conf: %w", err)
+		return errors.Join(fmt.Errorf("write resolv.conf: %w", err), err6)
 	}
 	if err := os.WriteFile("/etc/resolv.conf", []byte(c.resolvConf()), 0o644); err != nil {
-		return fmt.Errorf("write resolv.conf: %w", err)
+		return errors.Join(fmt.Errorf("write resolv.conf: %w", err), err6)
 	}
-	return nil
+	return err6
 }
 
 func linkUp(name string) error {
@@ -94,20 +106,61 @@ func configureLink(l netlink.Link, c *netConfig) error {
 			return fmt.Errorf("set %s mtu %d: %w", name, c.mtu, err)
 		}
 	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: c.ip, Mask: c.mask}}
-	// A kernel with IP_PNP has applied ip= itself: EEXIST is success.
-	if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("add address %s to %s: %w", addr.IPNet, name, err)
+	if c.ip != nil {
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: c.ip, Mask: c.mask}}
+		// A kernel with IP_PNP has applied ip= itself: EEXIST is success.
+		if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("add address %s to %s: %w", addr.IPNet, name, err)
+		}
 	}
 	if err := netlink.LinkSetUp(l); err != nil {
 		return fmt.Errorf("set %s up: %w", name, err)
 	}
-	if c.gateway == nil {
+	if c.ip == nil || c.gateway == nil {
 		return nil
 	}
 	route := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: c.gateway}
 	if err := netlink.RouteAdd(route); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("add default route via %s: %w", c.gateway, err)
+	}
+	return nil
+}
+
+// ipv6Sysctl exists when the kernel has IPv6.
+const ipv6Sysctl = "/proc/sys/net/ipv6"
+
+// minIPv6MTU is IPv6's minimum link MTU: below it the kernel disables IPv6
+// on the link.
+const minIPv6MTU = 1280
+
+// configureIPv6 gives the link, already up, its IPv6 address and default
+// route. The address is the container's, which the network has already
+// vetted, so it is added without duplicate address detection (nodad): it is
+// usable at once instead of a second later. A link-local gateway is on-link
+// through the link, as is one inside the address's prefix; any other is
+// declared on-link, as the container's own route had it.
+func configureIPv6(l netlink.Link, c *urunit.IP6, mtu int) error {
+	name := l.Attrs().Name
+	if _, err := os.Stat(ipv6Sysctl); err != nil {
+		return fmt.Errorf("IPv6 address %s/%d not set: the guest kernel has no IPv6 (CONFIG_IPV6)", c.Addr, c.PrefixLen)
+	}
+	prefix := &net.IPNet{IP: c.Addr, Mask: net.CIDRMask(c.PrefixLen, 8*net.IPv6len)}
+	addr := &netlink.Addr{IPNet: prefix, Flags: unix.IFA_F_NODAD}
+	if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		if mtu > 0 && mtu < minIPv6MTU {
+			err = fmt.Errorf("%w (IPv6 needs an MTU of at least %d, %s has %d)", err, minIPv6MTU, name, mtu)
+		}
+		return fmt.Errorf("add address %s to %s: %w", addr.IPNet, name, err)
+	}
+	if c.Gateway == nil {
+		return nil
+	}
+	route := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: c.Gateway}
+	if !c.Gateway.IsLinkLocalUnicast() && !prefix.Contains(c.Gateway) {
+		route.Flags = int(netlink.FLAG_ONLINK)
+	}
+	if err := netlink.RouteAdd(route); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("add IPv6 default route via %s dev %s: %w", c.Gateway, name, err)
 	}
 	return nil
 }

@@ -64,11 +64,19 @@ type Mount struct {
 // Net is the container network the guest takes over: the address of the
 // container's interface, its gateway and the container's resolvers.
 type Net struct {
-	IP        string   // IPv4 address
+	IP        string   // IPv4 address, "" for an IPv6-only network
 	PrefixLen int      // e.g. 24
 	Gateway   string   // default gateway, "" for none
-	DNS       []string // nameservers from the container's resolv.conf
+	DNS       []string // nameservers from the container's resolv.conf, IPv4 and IPv6
 	MTU       int
+
+	// IP6 is a global IPv6 address, "" for none, with its prefix length;
+	// Gateway6 the IPv6 default gateway, possibly link-local, "" for none.
+	// Only Linux guests take them; the other guests, and every guest's
+	// IPv4-only parameters, leave the IPv6 fields and nameservers out.
+	IP6        string
+	PrefixLen6 int
+	Gateway6   string
 }
 
 // Boot is what the guest asks of the VMM.

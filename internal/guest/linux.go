@@ -84,11 +84,39 @@ func LinuxInit(s Spec) (urunit.Config, error) {
 	return cfg, nil
 }
 
-// linuxIPParams renders the network in the kernel's own ip= format
-// (ip=<client>::<gateway>:<netmask>:<host>:<device>:off:<dns0>:<dns1>), so
-// a kernel with IP_PNP configures eth0 itself and urunit does it otherwise;
-// urunit.mtu= carries the MTU, which ip= cannot.
+// linuxIPParams renders the network. IPv4 goes in the kernel's own ip=
+// format (ip=<client>::<gateway>:<netmask>:<host>:<device>:off:<dns0>:<dns1>,
+// IPv4 resolvers only), so a kernel with IP_PNP configures eth0 itself and
+// urunit does it otherwise; what ip= cannot carry goes in urunit's own
+// parameters (internal/urunit): the MTU, the IPv6 address and gateway, and
+// the IPv6 resolvers. An IPv6-only network has no ip= at all.
 func linuxIPParams(n *Net) (string, error) {
+	if n.IP == "" && n.IP6 == "" {
+		return "", fmt.Errorf("linux guest: %w: network has neither an IPv4 nor an IPv6 address", ErrInvalidSpec)
+	}
+	var params []string
+	if n.IP != "" {
+		ip, err := linuxIPv4Param(n)
+		if err != nil {
+			return "", err
+		}
+		params = append(params, ip)
+	}
+	if n.MTU > 0 {
+		params = append(params, urunit.MTUParam+strconv.Itoa(n.MTU))
+	}
+	if n.IP6 != "" {
+		ip6, err := linuxIPv6Params(n)
+		if err != nil {
+			return "", err
+		}
+		params = append(params, ip6...)
+	}
+	return strings.Join(params, " "), nil
+}
+
+// linuxIPv4Param renders ip=.
+func linuxIPv4Param(n *Net) (string, error) {
 	ip := net.ParseIP(n.IP).To4()
 	if ip == nil || n.PrefixLen < 1 || n.PrefixLen > 32 {
 		return "", fmt.Errorf("linux guest: %w: network address %q/%d is not IPv4", ErrInvalidSpec, n.IP, n.PrefixLen)
@@ -103,17 +131,41 @@ func linuxIPParams(n *Net) (string, error) {
 	}
 	mask := net.IP(net.CIDRMask(n.PrefixLen, 32)).String()
 	fields := []string{ip.String(), "", gw, mask, "", "eth0", "off"}
-	for i, d := range n.DNS {
-		if i == 2 {
+	for _, d := range n.DNS {
+		if len(fields) == 9 {
 			break // ip= has room for two resolvers
 		}
-		fields = append(fields, d)
+		if v4 := net.ParseIP(d).To4(); v4 != nil {
+			fields = append(fields, v4.String())
+		}
 	}
-	param := "ip=" + strings.Join(fields, ":")
-	if n.MTU > 0 {
-		param += " urunit.mtu=" + strconv.Itoa(n.MTU)
+	return "ip=" + strings.Join(fields, ":"), nil
+}
+
+// linuxIPv6Params renders urunit.ip6= and, when there are IPv6 resolvers,
+// urunit.dns6=.
+func linuxIPv6Params(n *Net) ([]string, error) {
+	c := urunit.IP6{Addr: net.ParseIP(n.IP6), PrefixLen: n.PrefixLen6}
+	if c.Addr == nil || c.Addr.To4() != nil || !c.Addr.IsGlobalUnicast() || n.PrefixLen6 < 1 || n.PrefixLen6 > 128 {
+		return nil, fmt.Errorf("linux guest: %w: network address %q/%d is not a global IPv6 address", ErrInvalidSpec, n.IP6, n.PrefixLen6)
 	}
-	return param, nil
+	if n.Gateway6 != "" {
+		c.Gateway = net.ParseIP(n.Gateway6)
+		if c.Gateway == nil || c.Gateway.To4() != nil {
+			return nil, fmt.Errorf("linux guest: %w: IPv6 gateway %q is not IPv6", ErrInvalidSpec, n.Gateway6)
+		}
+	}
+	out := []string{urunit.IP6Param + c.String()}
+	var dns []net.IP
+	for _, d := range n.DNS {
+		if ip := net.ParseIP(d); ip != nil && ip.To4() == nil {
+			dns = append(dns, ip)
+		}
+	}
+	if len(dns) > 0 {
+		out = append(out, urunit.DNS6Param+urunit.FormatDNS6(dns))
+	}
+	return out, nil
 }
 
 func checkLinuxArgs(s Spec) error {

@@ -25,6 +25,20 @@ func TestLinuxBoot(t *testing.T) {
 			base + " ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1:9.9.9.9 urunit.mtu=1450"},
 		{"network without gateway or dns, before the annotation", Spec{Args: []string{"/app"}, Cmdline: "x=1", Net: &Net{IP: "192.168.1.2", PrefixLen: 30}},
 			base + " ip=192.168.1.2:::255.255.255.252::eth0:off x=1"},
+		{"network dual stack", Spec{Args: []string{"/app"}, Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", MTU: 1450,
+			DNS: []string{"fd00:4::53", "10.4.0.1", "2001:db8::53", "9.9.9.9", "1.1.1.1"},
+			IP6: "fd00:4::5", PrefixLen6: 64, Gateway6: "fe80::1"}},
+			base + " ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1:9.9.9.9 urunit.mtu=1450" +
+				" urunit.ip6=fd00:4::5/64,fe80::1 urunit.dns6=fd00:4::53,2001:db8::53"},
+		{"network dual stack, global IPv6 gateway, no IPv6 resolver", Spec{Args: []string{"/app"}, Net: &Net{IP: "10.4.0.5", PrefixLen: 24,
+			DNS: []string{"10.4.0.1"}, IP6: "2001:db8:0:0::5", PrefixLen6: 56, Gateway6: "2001:db8::1"}},
+			base + " ip=10.4.0.5:::255.255.255.0::eth0:off:10.4.0.1 urunit.ip6=2001:db8::5/56,2001:db8::1"},
+		{"network IPv6 only: no ip=, no IPv4 resolver", Spec{Args: []string{"/app"}, Cmdline: "x=1", Net: &Net{MTU: 1500,
+			DNS: []string{"10.96.0.10", "fd00:96::a"}, IP6: "fd00:4::5", PrefixLen6: 128}},
+			base + " urunit.mtu=1500 urunit.ip6=fd00:4::5/128 urunit.dns6=fd00:96::a x=1"},
+		{"network IPv6 resolvers capped", Spec{Args: []string{"/app"}, Net: &Net{IP6: "fd00::5", PrefixLen6: 64,
+			DNS: []string{"fd00::1", "fd00::2", "fd00::3", "fd00::4"}}},
+			base + " urunit.ip6=fd00::5/64 urunit.dns6=fd00::1,fd00::2,fd00::3"},
 		{"cloud-hypervisor powers off", Spec{Args: []string{"/app"}, Platform: PlatformCloudHypervisor, Cmdline: "x=1"},
 			base + " urunit.halt=poweroff x=1"},
 		{"firecracker stops on the reboot", Spec{Args: []string{"/app"}, Platform: PlatformFirecracker}, base},
@@ -52,10 +66,20 @@ func TestLinuxBoot(t *testing.T) {
 func TestLinuxBootBadNetwork(t *testing.T) {
 	g, _ := Get(Linux)
 	for name, n := range map[string]*Net{
-		"ipv6":       {IP: "fd00::2", PrefixLen: 64},
-		"no prefix":  {IP: "10.0.0.2"},
-		"bad prefix": {IP: "10.0.0.2", PrefixLen: 33},
-		"bad gw":     {IP: "10.0.0.2", PrefixLen: 24, Gateway: "gw"},
+		"ipv6":                   {IP: "fd00::2", PrefixLen: 64},
+		"no prefix":              {IP: "10.0.0.2"},
+		"bad prefix":             {IP: "10.0.0.2", PrefixLen: 33},
+		"bad gw":                 {IP: "10.0.0.2", PrefixLen: 24, Gateway: "gw"},
+		"ipv6 gw for ipv4":       {IP: "10.0.0.2", PrefixLen: 24, Gateway: "fd00::1"},
+		"no address":             {MTU: 1500, DNS: []string{"10.0.0.1"}},
+		"ip6 is ipv4":            {IP6: "10.0.0.2", PrefixLen6: 24},
+		"ip6 is ipv4-mapped":     {IP6: "::ffff:10.0.0.2", PrefixLen6: 120},
+		"ip6 is link-local":      {IP6: "fe80::2", PrefixLen6: 64},
+		"ip6 is garbage":         {IP: "10.0.0.2", PrefixLen: 24, IP6: "fd00::2/64", PrefixLen6: 64},
+		"ip6 without prefix":     {IP6: "fd00::2"},
+		"ip6 prefix too long":    {IP6: "fd00::2", PrefixLen6: 129},
+		"ip6 gateway is ipv4":    {IP6: "fd00::2", PrefixLen6: 64, Gateway6: "10.0.0.1"},
+		"ip6 gateway is garbage": {IP6: "fd00::2", PrefixLen6: 64, Gateway6: "fe80::1%eth0"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := g.Boot(Spec{Args: []string{"/app"}, Net: n}); !errors.Is(err, ErrInvalidSpec) {

@@ -91,7 +91,8 @@ func (unikraft) Boot(s Spec) (Boot, error) {
 
 // unikraftNet renders the network for lwip's netdev parameters: one
 // netdev.ip=<ip>/<prefix>:<gw>[:<dns>] from Unikraft 0.16 on, the
-// netdev.ipv4_* triple before.
+// netdev.ipv4_* triple before. Both are IPv4 only: the IPv6 address, gateway
+// and resolvers are left out.
 func unikraftNet(n *Net, newStyle bool) ([]string, error) {
 	ip := net.ParseIP(n.IP).To4()
 	if ip == nil || n.PrefixLen < 1 || n.PrefixLen > 32 {
@@ -112,8 +113,11 @@ func unikraftNet(n *Net, newStyle bool) ([]string, error) {
 	if gw != nil {
 		v += gw.String()
 	}
-	if len(n.DNS) > 0 {
-		v += ":" + n.DNS[0]
+	for _, d := range n.DNS {
+		if dns := net.ParseIP(d).To4(); dns != nil {
+			v += ":" + dns.String() // lwip's netdev.ip= takes one IPv4 resolver
+			break
+		}
 	}
 	return []string{v}, nil
 }

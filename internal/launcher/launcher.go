@@ -40,16 +40,22 @@ type Plan struct {
 	ID        string `json:"id,omitempty"`
 }
 
-// Network is the container network that start handed to the guest.
+// Network is the container network that start handed to the guest: an
+// IPv4 address (IP), an IPv6 one (IP6), or both.
 type Network struct {
 	Interface string   `json:"interface"` // container interface redirected to the tap
 	Tap       string   `json:"tap"`
 	MAC       string   `json:"mac"`
-	IP        string   `json:"ip"`
+	IP        string   `json:"ip"` // "" on an IPv6-only interface
 	PrefixLen int      `json:"prefixLen"`
 	Gateway   string   `json:"gateway,omitempty"`
 	MTU       int      `json:"mtu"`
-	DNS       []string `json:"dns,omitempty"`
+	DNS       []string `json:"dns,omitempty"` // IPv4 and IPv6 nameservers, in resolv.conf's order
+	// IP6 is the interface's global IPv6 address, "" for none; Gateway6
+	// its IPv6 default gateway, possibly link-local.
+	IP6        string `json:"ip6,omitempty"`
+	PrefixLen6 int    `json:"prefixLen6,omitempty"`
+	Gateway6   string `json:"gateway6,omitempty"`
 }
 
 // Files in the folder that create and start share with the launcher.
@@ -85,7 +91,8 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 		n = nil
 	}
 	if n != nil {
-		gs.Net = &guest.Net{IP: n.IP, PrefixLen: n.PrefixLen, Gateway: n.Gateway, DNS: n.DNS, MTU: n.MTU}
+		gs.Net = &guest.Net{IP: n.IP, PrefixLen: n.PrefixLen, Gateway: n.Gateway, DNS: n.DNS, MTU: n.MTU,
+			IP6: n.IP6, PrefixLen6: n.PrefixLen6, Gateway6: n.Gateway6}
 	}
 	boot, err := g.Boot(gs)
 	if err != nil {

@@ -23,6 +23,10 @@ func linuxPlan(v vmm.Name, format vmm.KernelFormat) Plan {
 var testNet = &Network{Interface: "eth0", Tap: "urunc0a0b0c0d", MAC: "02:42:0a:04:00:05",
 	IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", MTU: 1500, DNS: []string{"10.4.0.1"}}
 
+var testNet6 = &Network{Interface: "eth0", Tap: "urunc0a0b0c0d", MAC: "02:42:0a:04:00:05",
+	IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", MTU: 1500, DNS: []string{"fd00:4::53", "10.4.0.1"},
+	IP6: "fd00:4::5", PrefixLen6: 64, Gateway6: "fe80::1"}
+
 func TestArgv(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -33,6 +37,12 @@ func TestArgv(t *testing.T) {
 		{"qemu with network and channels", linuxPlan(vmm.QEMU, vmm.FormatBzImage), testNet,
 			[]string{"ifname=urunc0a0b0c0d", "mac=02:42:0a:04:00:05", "ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1",
 				"loglevel=7", "isa-debug-exit", "control.sock"}, nil},
+		{"qemu with a dual-stack network", linuxPlan(vmm.QEMU, vmm.FormatBzImage), testNet6,
+			[]string{"ifname=urunc0a0b0c0d", "ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1 urunit.mtu=1500",
+				"urunit.ip6=fd00:4::5/64,fe80::1 urunit.dns6=fd00:4::53"}, nil},
+		{"qemu with an IPv6-only network", linuxPlan(vmm.QEMU, vmm.FormatBzImage),
+			&Network{Interface: "eth0", Tap: "urunc0a0b0c0d", MAC: "02:42:0a:04:00:05", MTU: 1500, IP6: "fd00:4::5", PrefixLen6: 64},
+			[]string{"ifname=urunc0a0b0c0d", "urunit.mtu=1500 urunit.ip6=fd00:4::5/64"}, []string{"ip=", "urunit.dns6"}},
 		{"qemu without network", linuxPlan(vmm.QEMU, vmm.FormatBzImage), nil,
 			[]string{"isa-debug-exit"}, []string{"-netdev", "ip="}},
 		{"cloud-hypervisor has no exit device or control channel", linuxPlan(vmm.CloudHypervisor, vmm.FormatPVH), testNet,

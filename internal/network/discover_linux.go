@@ -9,23 +9,29 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // dumpRetries bounds retries of a netlink dump interrupted by a concurrent change.
 const dumpRetries = 5
 
-// Discover reads the IPv4 configuration of a link in the current network
-// namespace.
+// Discover reads the IP configuration of a link in the current network
+// namespace: its IPv4 address, its first global IPv6 address, or both.
 //
-// With a name, that link is used; a missing link or one without an IPv4
-// address is an error. Without a name, the candidates are the links that are
-// not loopback, not named with TapPrefix and hold an IPv4 address; the one
-// holding the IPv4 default route wins, else the lowest index. No candidate
-// returns (nil, nil): the guest runs without network, which is not an error.
+// With a name, that link is used; a missing link or one with neither address
+// is an error. Without a name, the candidates are the links that are not
+// loopback, not named with TapPrefix and hold an IPv4 or a global IPv6
+// address; the one holding the IPv4 default route wins, then the one holding
+// the IPv6 default route, then one with an IPv4 address, then the lowest
+// index. No candidate returns (nil, nil): the guest runs without network,
+// which is not an error.
 //
 // The first IPv4 address listed by the kernel (the primary one) is used.
-// Gateway is the gateway of the main table's IPv4 default route through the
-// chosen link; multipath default routes are ignored.
+// The IPv6 address is the first of global scope (never link-local) whose
+// duplicate address detection did not fail, preferring one that is neither
+// tentative, deprecated nor temporary. Gateway and Gateway6 are the gateways
+// of the main table's default routes through the chosen link; multipath
+// default routes are ignored.
 func Discover(name string) (*Interface, error) {
 	links, err := listLinks()
 	if err != nil {
@@ -48,11 +54,27 @@ func Discover(name string) (*Interface, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ifc != nil && (best == nil || (best.Gateway == nil && ifc.Gateway != nil)) {
+		if ifc != nil && (best == nil || rank(ifc) > rank(best)) {
 			best = ifc
 		}
 	}
 	return best, nil
+}
+
+// rank orders the candidate interfaces of Discover: IPv4 default route first,
+// then IPv6 default route, then an IPv4 address.
+func rank(i *Interface) int {
+	r := 0
+	if i.Gateway != nil {
+		r += 4
+	}
+	if i.Gateway6 != nil {
+		r += 2
+	}
+	if i.IP != nil {
+		r++
+	}
+	return r
 }
 
 func discoverNamed(links []netlink.Link, routes []netlink.Route, name string) (*Interface, error) {
@@ -62,7 +84,7 @@ func discoverNamed(links []netlink.Link, routes []netlink.Route, name string) (*
 		}
 		ifc, err := describe(l, routes)
 		if err == nil && ifc == nil {
-			err = ErrNoIPv4
+			err = ErrNoAddress
 		}
 		if err != nil {
 			return nil, fmt.Errorf("discover %q: %w", name, err)
@@ -72,35 +94,71 @@ func discoverNamed(links []netlink.Link, routes []netlink.Route, name string) (*
 	return nil, fmt.Errorf("discover %q: %w", name, ErrLinkNotFound)
 }
 
-// describe returns the Interface for l, or nil when l has no IPv4 address.
+// describe returns the Interface for l, or nil when l has neither an IPv4
+// nor a global IPv6 address.
 func describe(l netlink.Link, routes []netlink.Route) (*Interface, error) {
 	a := l.Attrs()
 	var addrs []netlink.Addr
 	err := retryDump(func() (err error) {
-		addrs, err = netlink.AddrList(l, netlink.FAMILY_V4)
+		addrs, err = netlink.AddrList(l, netlink.FAMILY_ALL)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list addresses of %q: %w", a.Name, err)
 	}
-	if len(addrs) == 0 {
+	ifc := &Interface{
+		Name: a.Name,
+		MAC:  append(net.HardwareAddr(nil), a.HardwareAddr...),
+		MTU:  a.MTU,
+	}
+	var v6 *netlink.Addr
+	for i, ad := range addrs {
+		if ad.IPNet == nil {
+			continue
+		}
+		if ip4 := ad.IP.To4(); ip4 != nil {
+			if ifc.IP == nil {
+				ifc.IP = ip4
+				ifc.PrefixLen, _ = ad.Mask.Size()
+			}
+			continue
+		}
+		if usableIPv6(ad) && (v6 == nil || (v6.Flags&unpreferred6 != 0 && ad.Flags&unpreferred6 == 0)) {
+			v6 = &addrs[i]
+		}
+	}
+	if v6 != nil {
+		ifc.IP6 = v6.IP.To16()
+		ifc.PrefixLen6, _ = v6.Mask.Size()
+	}
+	if ifc.IP == nil && ifc.IP6 == nil {
 		return nil, nil
 	}
-	ones, _ := addrs[0].Mask.Size()
-	ifc := &Interface{
-		Name:      a.Name,
-		MAC:       append(net.HardwareAddr(nil), a.HardwareAddr...),
-		IP:        addrs[0].IP.To4(),
-		PrefixLen: ones,
-		MTU:       a.MTU,
-	}
 	for _, r := range routes {
-		if r.LinkIndex == a.Index && r.Gw != nil {
-			ifc.Gateway = r.Gw.To4()
-			break
+		if r.LinkIndex != a.Index || r.Gw == nil {
+			continue
+		}
+		if gw := r.Gw.To4(); gw != nil {
+			if ifc.IP != nil && ifc.Gateway == nil {
+				ifc.Gateway = gw
+			}
+		} else if ifc.IP6 != nil && ifc.Gateway6 == nil {
+			ifc.Gateway6 = r.Gw.To16()
 		}
 	}
 	return ifc, nil
+}
+
+// unpreferred6 are the flags of an IPv6 address that another one without
+// them beats: still in duplicate address detection, deprecated, or a
+// temporary (privacy) address.
+const unpreferred6 = unix.IFA_F_TENTATIVE | unix.IFA_F_DEPRECATED | unix.IFA_F_TEMPORARY
+
+// usableIPv6 reports whether a is an IPv6 address the guest can take: of
+// global scope, not link-local, and not failed duplicate address detection.
+func usableIPv6(a netlink.Addr) bool {
+	return len(a.IP) == net.IPv6len && a.IP.To4() == nil && a.Scope == int(netlink.SCOPE_UNIVERSE) &&
+		a.IP.IsGlobalUnicast() && a.Flags&unix.IFA_F_DADFAILED == 0
 }
 
 // listLinks returns all links ordered by index.
@@ -119,11 +177,11 @@ func listLinks() ([]netlink.Link, error) {
 	return links, nil
 }
 
-// defaultRoutes returns the IPv4 default routes of the main table.
+// defaultRoutes returns the IPv4 and IPv6 default routes of the main table.
 func defaultRoutes() ([]netlink.Route, error) {
 	var all []netlink.Route
 	err := retryDump(func() (err error) {
-		all, err = netlink.RouteList(nil, netlink.FAMILY_V4)
+		all, err = netlink.RouteList(nil, netlink.FAMILY_ALL)
 		return err
 	})
 	if err != nil {

@@ -7,8 +7,9 @@ var (
 	ErrNotSupported = errors.New("network set-up not supported on this platform")
 	// ErrLinkNotFound is returned by Discover for a named link that is missing.
 	ErrLinkNotFound = errors.New("link not found")
-	// ErrNoIPv4 is returned by Discover for a named link without an IPv4 address.
-	ErrNoIPv4 = errors.New("no IPv4 address")
+	// ErrNoAddress is returned by Discover for a named link with neither an
+	// IPv4 nor a global IPv6 address.
+	ErrNoAddress = errors.New("no IPv4 or global IPv6 address")
 	// ErrNotTap is returned by Setup when the tap name is taken by another kind of link.
 	ErrNotTap = errors.New("link exists and is not a tap")
 	// ErrInvalidArgument is returned for an unusable tap name, interface or owner.

@@ -5,7 +5,9 @@
 // configured by CNI or the engine) is discovered, a tap device is created for
 // the VMM, and tc ingress redirects (u32 match-all + mirred) splice the two
 // together in both directions. The guest takes the interface's IP and MAC, so
-// the splice is invisible to the rest of the network.
+// the splice is invisible to the rest of the network. The splice is at layer
+// 2, so IPv6 passes as well as IPv4: a dual-stack interface's IPv6 address
+// and gateway are handed to the guest too.
 //
 // The addresses stay on the container interface: CNI, kubelet and engines
 // read them back from the namespace, and since every frame arriving on the
@@ -35,15 +37,22 @@ const tapHashLen = 8
 // maxIfName is IFNAMSIZ-1, the longest Linux interface name.
 const maxIfName = 15
 
-// Interface is the IPv4 configuration of a container interface, which the
-// guest takes over as its own.
+// Interface is the IP configuration of a container interface, which the
+// guest takes over as its own. It has an IPv4 address, a global IPv6
+// address, or both.
 type Interface struct {
 	Name      string
 	MAC       net.HardwareAddr
-	IP        net.IP
+	IP        net.IP // IPv4 address; nil on an IPv6-only interface
 	PrefixLen int
 	Gateway   net.IP // nil when the interface holds no IPv4 default route
 	MTU       int
+
+	IP6        net.IP // first global IPv6 address; nil when there is none
+	PrefixLen6 int
+	// Gateway6 is the gateway of the IPv6 default route through the
+	// interface, often link-local (fe80::/10, on-link); nil for none.
+	Gateway6 net.IP
 }
 
 // Mask returns the IPv4 netmask for PrefixLen.
@@ -61,11 +70,14 @@ func TapName(containerID string) string {
 	return TapPrefix + hex.EncodeToString(sum[:])[:tapHashLen]
 }
 
-// Nameservers returns the IPv4 nameserver addresses of a resolv.conf, in
-// order and without duplicates. IPv6 entries, malformed lines and loopback
-// addresses are skipped: a loopback resolver on the host (systemd-resolved's
-// 127.0.0.53, Docker's 127.0.0.11) is unreachable from the guest. No
+// Nameservers returns the nameserver addresses of a resolv.conf, IPv4 and
+// IPv6, in order and without duplicates (an IPv4-mapped IPv6 address counts
+// as its IPv4 address). Malformed lines, loopback and unspecified addresses
+// and IPv6 link-local ones are skipped: a loopback resolver on the host
+// (systemd-resolved's 127.0.0.53, Docker's 127.0.0.11) is unreachable from
+// the guest, and a link-local one needs a zone the guest does not share. No
 // fallback resolver is ever added: an empty result means the guest gets none.
+// Guests that take only IPv4 leave the IPv6 entries out.
 func Nameservers(resolvConf []byte) []string {
 	var out []string
 	seen := map[string]bool{}
@@ -75,8 +87,13 @@ func Nameservers(resolvConf []byte) []string {
 		if len(f) < 2 || f[0] != "nameserver" {
 			continue
 		}
-		ip := net.ParseIP(f[1]).To4()
-		if ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+		ip := net.ParseIP(f[1])
+		v4 := ip.To4()
+		if v4 != nil {
+			ip = v4
+		}
+		// IPv4 link-local stays: NodeLocal DNSCache listens on 169.254.20.10.
+		if ip == nil || ip.IsLoopback() || ip.IsUnspecified() || (v4 == nil && ip.IsLinkLocalUnicast()) {
 			continue
 		}
 		if s := ip.String(); !seen[s] {

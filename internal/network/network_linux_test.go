@@ -40,8 +40,12 @@ func TestDiscover(t *testing.T) {
 	if !errors.Is(missingErr, ErrLinkNotFound) || !strings.Contains(missingErr.Error(), `"nope0"`) {
 		t.Errorf("Discover(\"nope0\") error = %v, want ErrLinkNotFound naming it", missingErr)
 	}
-	if !errors.Is(noAddrErr, ErrNoIPv4) {
-		t.Errorf("Discover(\"aux1\") error = %v, want ErrNoIPv4", noAddrErr)
+	if !errors.Is(noAddrErr, ErrNoAddress) || !strings.Contains(noAddrErr.Error(), `"aux1"`) {
+		t.Errorf("Discover(\"aux1\") error = %v, want ErrNoAddress naming it", noAddrErr)
+	}
+	if got != nil && (got.IP6 != nil || got.Gateway6 != nil) {
+		t.Errorf("Discover(\"\") on an IPv4-only link = IPv6 %v/%d via %v, want none (link-local is not taken)",
+			got.IP6, got.PrefixLen6, got.Gateway6)
 	}
 }
 
@@ -55,13 +59,14 @@ func TestDiscoverNoNetwork(t *testing.T) {
 		return err
 	})
 	if got != nil {
-		t.Errorf("Discover(\"\") = %+v, want nil: no link has IPv4", got)
+		t.Errorf("Discover(\"\") = %+v, want nil: no link has IPv4 or global IPv6", got)
 	}
 }
 
 func sameInterface(a, b Interface) bool {
 	return a.Name == b.Name && bytes.Equal(a.MAC, b.MAC) && a.IP.Equal(b.IP) && a.PrefixLen == b.PrefixLen &&
-		a.Gateway.Equal(b.Gateway) && a.MTU == b.MTU
+		a.Gateway.Equal(b.Gateway) && a.MTU == b.MTU &&
+		a.IP6.Equal(b.IP6) && a.PrefixLen6 == b.PrefixLen6 && a.Gateway6.Equal(b.Gateway6)
 }
 
 func TestSetupTeardown(t *testing.T) {

@@ -28,10 +28,18 @@ func (r *Runtime) setupNetwork(id string, c *libcontainer.Container) error {
 	if err != nil {
 		return err
 	}
+	conf, _ := os.ReadFile(filepath.Join("/proc", fmt.Sprint(st.InitProcessPid), "root/etc/resolv.conf"))
 	var found *launcher.Network
 	err = network.InProcessNamespace(st.InitProcessPid, func() error {
 		found, err = attachTap(id, int(plan.GuestSpec.UID), int(plan.GuestSpec.GID))
-		return err
+		if err != nil || found == nil {
+			return err
+		}
+		found.DNS = network.Nameservers(conf)
+		if err := checkGuestNetwork(plan, found); err != nil {
+			return errors.Join(err, network.Teardown(found.Interface, found.Tap))
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
@@ -39,9 +47,20 @@ func (r *Runtime) setupNetwork(id string, c *libcontainer.Container) error {
 	if found == nil {
 		return nil
 	}
-	conf, _ := os.ReadFile(filepath.Join("/proc", fmt.Sprint(st.InitProcessPid), "root/etc/resolv.conf"))
-	found.DNS = network.Nameservers(conf)
 	return writeJSON(filepath.Join(r.vmDir(id), shareDir, launcher.NetworkFile), found)
+}
+
+// checkGuestNetwork builds the launcher's VMM command line for the network
+// found, so that a network the guest cannot take (an IPv6-only one for a
+// guest that takes IPv4 only) fails start with the reason instead of the
+// launcher after it.
+func checkGuestNetwork(plan launcher.Plan, n *launcher.Network) error {
+	_, err := launcher.Argv(plan, n)
+	if err != nil && n.IP == "" {
+		return fmt.Errorf("%w (interface %q has IPv6 only, %s/%d, and only linux guests take IPv6)",
+			err, n.Interface, n.IP6, n.PrefixLen6)
+	}
+	return err
 }
 
 // attachTap wires a tap to the interface of the current network namespace.
@@ -54,14 +73,26 @@ func attachTap(id string, uid, gid int) (*launcher.Network, error) {
 	if err := network.Setup(ifc, tap, uid, gid); err != nil {
 		return nil, err
 	}
-	n := &launcher.Network{
-		Interface: ifc.Name, Tap: tap, MAC: ifc.MAC.String(),
-		IP: ifc.IP.String(), PrefixLen: ifc.PrefixLen, MTU: ifc.MTU,
+	return describeNetwork(ifc, tap), nil
+}
+
+// describeNetwork records what the launcher needs of a discovered
+// interface: its IPv4 address, its IPv6 address, or both.
+func describeNetwork(ifc *network.Interface, tap string) *launcher.Network {
+	n := &launcher.Network{Interface: ifc.Name, Tap: tap, MAC: ifc.MAC.String(), MTU: ifc.MTU}
+	if ifc.IP != nil {
+		n.IP, n.PrefixLen = ifc.IP.String(), ifc.PrefixLen
+		if ifc.Gateway != nil {
+			n.Gateway = ifc.Gateway.String()
+		}
 	}
-	if ifc.Gateway != nil {
-		n.Gateway = ifc.Gateway.String()
+	if ifc.IP6 != nil {
+		n.IP6, n.PrefixLen6 = ifc.IP6.String(), ifc.PrefixLen6
+		if ifc.Gateway6 != nil {
+			n.Gateway6 = ifc.Gateway6.String()
+		}
 	}
-	return n, nil
+	return n
 }
 
 // teardownNetwork removes the tap and the redirect from a network namespace

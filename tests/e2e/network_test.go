@@ -164,11 +164,17 @@ func TestNetworkGuestServesHTTP(t *testing.T) {
 // thread switched into ns, so the request really crosses the veth.
 func (tn *testNet) get(t *testing.T, ns, addr string) string {
 	t.Helper()
+	return tn.getFrom(t, ns, nil, addr)
+}
+
+// getFrom is get from the local address src of ns (nil: any).
+func (tn *testNet) getFrom(t *testing.T, ns string, src net.IP, addr string) string {
+	t.Helper()
 	var body string
 	var err error
 	for i := 0; i < 20; i++ {
 		err = network.InNamespace("/var/run/netns/"+ns, func() error {
-			body, err = httpGet(addr)
+			body, err = httpGetFrom(src, addr)
 			return err
 		})
 		if err == nil {
@@ -176,14 +182,15 @@ func (tn *testNet) get(t *testing.T, ns, addr string) string {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Fatalf("GET http://%s/ from %s: %v", addr, ns, err)
+	t.Fatalf("GET http://%s/ from %s (source %v): %v", addr, ns, src, err)
 	return ""
 }
 
 // testTargets are the only networks tests send traffic to: the namespaces
-// of newTestNet and the bridge networks scripts/containerd.sh creates for
-// the test's containerd (10.4.0.0/16 per its config).
-var testTargets = []string{"10.213.0.0/16", "10.4.0.0/16", "127.0.0.0/8"}
+// of newTestNet (IPv4, and the IPv6 ULA prefix addIPv6 gives them) and the
+// bridge networks scripts/containerd.sh creates for the test's containerd
+// (10.4.0.0/16 per its config).
+var testTargets = []string{"10.213.0.0/16", testPrefix6, "10.4.0.0/16", "127.0.0.0/8", "::1/128"}
 
 // checkTarget refuses an address outside the networks the tests made.
 func checkTarget(addr string) error {
@@ -203,10 +210,19 @@ func checkTarget(addr string) error {
 // httpGet speaks just enough HTTP/1.0 to fetch / from addr, which must be
 // an address the tests created.
 func httpGet(addr string) (string, error) {
+	return httpGetFrom(nil, addr)
+}
+
+// httpGetFrom is httpGet from the local address src (nil: any).
+func httpGetFrom(src net.IP, addr string) (string, error) {
 	if err := checkTarget(addr); err != nil {
 		panic(err) // a test bug, never a retryable failure
 	}
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	d := net.Dialer{Timeout: 2 * time.Second}
+	if src != nil {
+		d.LocalAddr = &net.TCPAddr{IP: src}
+	}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		return "", err
 	}
@@ -223,6 +239,9 @@ func TestCheckTarget(t *testing.T) {
 	for addr, ok := range map[string]bool{
 		"10.213.1.2:8080": true, "10.4.7.3:80": true, "127.0.0.1:1": true,
 		"10.0.0.1:80": false, "192.168.1.1:80": false, "8.8.8.8:53": false,
+		"[fd00:213:5::2]:8080": true, "[fd00:213:105::1]:80": true, "[::1]:80": true,
+		"[fd00::1]:80": false, "[fd00:214::1]:80": false, "[2001:4860:4860::8888]:53": false, "[fe80::1]:80": false,
+		"[::ffff:8.8.8.8]:53": false,
 	} {
 		if err := checkTarget(addr); (err == nil) != ok {
 			t.Errorf("checkTarget(%s) = %v, want allowed %v", addr, err, ok)
