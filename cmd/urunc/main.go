@@ -43,7 +43,7 @@ func main() {
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
 			listCommand, psCommand, execCommand, featuresCommand, pauseCommand, resumeCommand,
-			launchCommand, stopWatchCommand, checkCommand,
+			updateCommand, launchCommand, stopWatchCommand, checkCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,21 @@ func TestNerdctlUnikernel(t *testing.T) {
 		}
 		if err != nil || !strings.Contains(body, "hello from guest httpd") {
 			t.Fatalf("GET %s:8080: %v %q", ip, err, body)
+		}
+	})
+
+	t.Run("update reaches urunc through containerd", func(t *testing.T) {
+		pid, err := strconv.Atoi(strings.TrimSpace(d.nerdctlOK("inspect", "-f", "{{.State.Pid}}", "web")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.nerdctlOK("update", "--cpu-quota", "50000", "--cpu-period", "100000", "web")
+		if got := cgroupValue(t, pid, "cpu", "cpu.cfs_quota_us", "cpu.max"); got != "50000" && got != "50000 100000" {
+			t.Errorf("VMM cpu quota after nerdctl update: %s, want 50000", got)
+		}
+		_, errs, code := d.nerdctl("update", "--memory", "32m", "web")
+		if code == 0 || !strings.Contains(errs, "below what the VM needs") {
+			t.Errorf("nerdctl update --memory 32m: exit %d, stderr %q; want urunc's refusal", code, errs)
 		}
 	})
 

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/docker/go-units"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+)
+
+var updateCommand = &cli.Command{
+	Name:  "update",
+	Usage: "change the cgroup limits of a container (runc-compatible)",
+	Description: `Either --resources names a JSON file (or - for standard input) holding an
+OCI LinuxResources object, as containerd sends it, or the flags give the
+values; with --resources the flags are ignored. For a unikernel the limits
+apply to the VMM: CPU limits throttle the whole VM, and a memory limit
+below the VM's fixed size is refused.`,
+	ArgsUsage: "<container-id>",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "JSON file of LinuxResources, - for stdin"},
+		&cli.StringFlag{Name: "memory", Usage: "memory limit (bytes, or with a unit: 512m, 1g; -1 for none)"},
+		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
+		&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit (-1 for none)"},
+		&cli.StringFlag{Name: "cpu-share", Aliases: []string{"cpu-shares"}, Usage: "CPU shares (relative weight)"},
+		&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period in microseconds"},
+		&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota in microseconds per period (-1 for none)"},
+		&cli.StringFlag{Name: "cpu-burst", Usage: "CPU CFS burst in microseconds"},
+		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-3,5)"},
+		&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to allocate from"},
+		&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of processes (-1 for none)"},
+		&cli.StringFlag{Name: "blkio-weight", Usage: "block IO weight (10-1000)"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		res, err := updateResources(c)
+		if err != nil {
+			return err
+		}
+		rt, err := newRuntime(c)
+		if err != nil {
+			return err
+		}
+		return rt.Update(c.Args().First(), res)
+	},
+}
+
+// updateResources reads --resources, or builds the resources from flags.
+func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
+	if path := c.String("resources"); path != "" {
+		var in io.Reader = os.Stdin
+		if path != "-" {
+			f, err := os.Open(path)
+			if err != nil {
+				return nil, fmt.Errorf("--resources: %w", err)
+			}
+			defer f.Close()
+			in = f
+		}
+		var res specs.LinuxResources
+		if err := json.NewDecoder(in).Decode(&res); err != nil {
+			return nil, fmt.Errorf("--resources %s: not a LinuxResources JSON object: %w", path, err)
+		}
+		return &res, nil
+	}
+	return resourcesFromFlags(func(name string) (string, bool) {
+		return c.String(name), c.IsSet(name)
+	})
+}
+
+// resourcesFromFlags builds LinuxResources from flag values; flag returns a
+// flag's value and whether it was given.
+func resourcesFromFlags(flag func(string) (string, bool)) (*specs.LinuxResources, error) {
+	res := &specs.LinuxResources{}
+	given := false
+	bytes := func(name string, to **int64) error {
+		v, ok := flag(name)
+		if !ok {
+			return nil
+		}
+		given = true
+		n := int64(-1)
+		if v != "-1" {
+			var err error
+			if n, err = units.RAMInBytes(v); err != nil {
+				return fmt.Errorf("--%s %q: %w", name, v, err)
+			}
+		}
+		*to = &n
+		return nil
+	}
+	integer := func(name string, to **int64) error {
+		v, ok := flag(name)
+		if !ok {
+			return nil
+		}
+		given = true
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("--%s %q: not an integer", name, v)
+		}
+		*to = &n
+		return nil
+	}
+	unsigned := func(name string, to **uint64) error {
+		v, ok := flag(name)
+		if !ok {
+			return nil
+		}
+		given = true
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("--%s %q: not a non-negative integer", name, v)
+		}
+		*to = &n
+		return nil
+	}
+	mem, cpu, pids, blkio := &specs.LinuxMemory{}, &specs.LinuxCPU{}, &specs.LinuxPids{}, &specs.LinuxBlockIO{}
+	var weight *uint64
+	for _, err := range []error{
+		bytes("memory", &mem.Limit), bytes("memory-reservation", &mem.Reservation), bytes("memory-swap", &mem.Swap),
+		unsigned("cpu-share", &cpu.Shares), unsigned("cpu-period", &cpu.Period), integer("cpu-quota", &cpu.Quota),
+		unsigned("cpu-burst", &cpu.Burst), integer("pids-limit", &pids.Limit), unsigned("blkio-weight", &weight),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	for name, to := range map[string]*string{"cpuset-cpus": &cpu.Cpus, "cpuset-mems": &cpu.Mems} {
+		if v, ok := flag(name); ok {
+			given, *to = true, v
+		}
+	}
+	if weight != nil {
+		if *weight < 10 || *weight > 1000 {
+			return nil, fmt.Errorf("--blkio-weight %d: must be 10 to 1000", *weight)
+		}
+		w := uint16(*weight)
+		blkio.Weight = &w
+	}
+	if !given {
+		return nil, errors.New("nothing to update: give --resources or at least one limit flag (see urunc update --help)")
+	}
+	res.Memory, res.CPU, res.Pids, res.BlockIO = mem, cpu, pids, blkio
+	return res, nil
+}
