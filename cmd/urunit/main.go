@@ -59,6 +59,9 @@ func run() int {
 	if err := setupShares(cfg); err != nil {
 		return fail("mount shared folders", err, statusFailure)
 	}
+	if err := createDevices(cfg.Devices); err != nil {
+		return fail("create block devices", err, statusFailure)
+	}
 	pid, err := startApp(cfg)
 	if err != nil {
 		return fail(fmt.Sprintf("start %q", cfg.Args[0]), err, startFailureStatus(err))

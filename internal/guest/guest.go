@@ -49,9 +49,22 @@ type Spec struct {
 
 	Platform Platform `json:",omitempty"` // the machine the guest boots on; "" for the guest's default
 	Block    *Block   `json:",omitempty"` // image-supplied block device; nil for none
+	// Devices are the container's block devices, passed to the guest as
+	// disks (Linux guests only).
+	Devices []Device `json:",omitempty"`
 	// Initrd: the image supplies an initrd (com.urunc.unikernel.initrd),
 	// which guests that can take it as their root filesystem mount at /.
 	Initrd bool `json:",omitempty"`
+}
+
+// Device is a container block device given to the guest as a disk whose
+// virtio-blk serial is Serial; the guest makes a node for it at Path.
+type Device struct {
+	Path     string
+	Serial   string
+	FileMode uint32
+	UID      uint32
+	GID      uint32
 }
 
 // Mount is a container volume shared with the guest over 9p.

@@ -81,6 +81,9 @@ func LinuxInit(s Spec) (urunit.Config, error) {
 	for _, m := range s.Mounts {
 		cfg.Mounts = append(cfg.Mounts, urunit.Mount{Tag: m.Tag, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
+	for _, d := range s.Devices {
+		cfg.Devices = append(cfg.Devices, urunit.Device{Path: d.Path, Serial: d.Serial, FileMode: d.FileMode, UID: d.UID, GID: d.GID})
+	}
 	return cfg, nil
 }
 

@@ -111,6 +111,19 @@ func TestLinuxInit(t *testing.T) {
 	}
 }
 
+// TestLinuxInitDevices: the container's block devices reach urunit.
+func TestLinuxInitDevices(t *testing.T) {
+	dev := Device{Path: "/dev/xvdb", Serial: "urunc-dev0", FileMode: 0o660, UID: 0, GID: 6}
+	got, err := LinuxInit(Spec{Args: []string{"/app"}, Devices: []Device{dev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []urunit.Device{{Path: "/dev/xvdb", Serial: "urunc-dev0", FileMode: 0o660, GID: 6}}
+	if !reflect.DeepEqual(got.Devices, want) {
+		t.Errorf("Devices = %+v, want %+v", got.Devices, want)
+	}
+}
+
 func TestLinuxEmptyArgs(t *testing.T) {
 	for name, args := range map[string][]string{"nil": nil, "empty": {}, "empty program": {""}} {
 		t.Run(name, func(t *testing.T) {

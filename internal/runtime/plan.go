@@ -76,6 +76,9 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	if err := vmm.ValidGuest(v.Name(), meta.Type); err != nil {
 		return nil, fmt.Errorf("%s: %w", unikernel.KeyHypervisor, err)
 	}
+	if err := checkDevices(s, g.Type(), v.Name()); err != nil {
+		return nil, err
+	}
 	bin, err := r.vmmBinary(v.Name())
 	if err != nil {
 		return nil, err
@@ -126,6 +129,9 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	gs := guestSpec(meta, s)
 	gs.Platform = platforms[v.Name()]
 	if err := planShares(meta, s, &gs, &vs); err != nil {
+		return nil, err
+	}
+	if err := planDevices(s, g.Type(), v.Name(), &gs, &vs); err != nil {
 		return nil, err
 	}
 	if v.Name() == vmm.QEMU && accel == vmm.AccelTCG && (format == vmm.FormatBzImage || format == vmm.FormatPVH) {

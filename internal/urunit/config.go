@@ -38,6 +38,19 @@ type Config struct {
 	RootFSType string `json:"rootFSType,omitempty"`
 	// Mounts are 9p shares mounted in the application's root, in order.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// Devices are the container's block devices (linux.devices), each a
+	// guest disk found by its serial and given a node at its path.
+	Devices []Device `json:"devices,omitempty"`
+}
+
+// Device is a block device node urunit creates in the application's root
+// for the guest disk whose virtio-blk serial is Serial.
+type Device struct {
+	Path     string `json:"path"` // absolute, under /dev
+	Serial   string `json:"serial"`
+	FileMode uint32 `json:"fileMode"` // permission bits
+	UID      uint32 `json:"uid"`
+	GID      uint32 `json:"gid"`
 }
 
 // Mount is a 9p share (a container volume) in the guest.

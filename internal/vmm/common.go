@@ -101,6 +101,11 @@ func rejectQEMUOnly(v Name, s Spec) error {
 	case len(s.Shares) > 0:
 		return unsupported(v, "Shares", "no virtio-9p device to share folders with the guest")
 	}
+	for i, b := range s.Block {
+		if b.Serial != "" {
+			return unsupported(v, fmt.Sprintf("Block[%d].Serial", i), "disk serials are wired for QEMU only")
+		}
+	}
 	return nil
 }
 

@@ -53,6 +53,7 @@ func TestFirecrackerGolden(t *testing.T) {
 func TestFirecrackerValidate(t *testing.T) {
 	v, _ := Get(Firecracker)
 	runValidateCases(t, v, fcSpec, []validateCase{
+		{"disk serial", func(s *Spec) { s.Block = []BlockDevice{{Path: "/d", Serial: "x"}} }, "Block[0].Serial", ErrNotSupported},
 		{"tcg", func(s *Spec) { s.Accel = AccelTCG }, "Accel", ErrNotSupported},
 		{"auto", func(s *Spec) { s.Accel = AccelAuto }, "Accel", ErrInvalidSpec},
 		{"bzimage", func(s *Spec) { s.KernelFormat = FormatBzImage }, "KernelFormat", ErrNotSupported},

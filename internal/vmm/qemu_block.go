@@ -18,16 +18,28 @@ import (
 // Paths are absolute (validateBlock), so QEMU never reads a "proto:"
 // prefix from them; commas are doubled by EscapeOptValue. format=raw
 // stops QEMU from probing the image format. Name and Root are not used:
-// the guest's command line names its root device.
+// the guest's command line names its root device. A Serial becomes the
+// device's serial= property.
 
 // validateQEMUExtra checks what only QEMU looks at: APISocket, which it
-// does not serve (its control socket is QMPSocket), and the 9p shares.
+// does not serve (its control socket is QMPSocket), disk serials and the
+// 9p shares.
 func validateQEMUExtra(s Spec) error {
 	if s.APISocket != "" {
 		return unsupported(QEMU, "APISocket", "QEMU's control socket is QMPSocket")
 	}
+	for i, b := range s.Block {
+		if b.Serial != "" && !diskSerial.MatchString(b.Serial) {
+			return invalid(fmt.Sprintf("Block[%d].Serial", i), "%q is not 1-20 letters, digits, '.', '-' or '_'", b.Serial)
+		}
+	}
 	return validateShares(s.Shares)
 }
+
+// diskSerial is what a virtio-blk serial may hold here: the device keeps
+// 20 bytes (VIRTIO_BLK_ID_BYTES), and QEMU's -device options are
+// comma-separated.
+var diskSerial = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 
 // shareTag is what a 9p mount tag may hold here: QEMU limits it to 31
 // bytes, and the guest's mount options are comma-separated.
@@ -84,7 +96,11 @@ func qemuBlockArgs(blocks []BlockDevice, machine string) []string {
 		if b.ReadOnly {
 			drive += ",readonly=on"
 		}
-		args = append(args, "-drive", drive, "-device", dev+",drive="+id)
+		device := dev + ",drive=" + id
+		if b.Serial != "" {
+			device += ",serial=" + b.Serial
+		}
+		args = append(args, "-drive", drive, "-device", device)
 	}
 	return args
 }

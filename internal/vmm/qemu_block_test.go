@@ -18,6 +18,9 @@ func TestQEMUBlockGolden(t *testing.T) {
 			s.Net = &NetDevice{Tap: "tap0", MAC: "02:42:0a:04:00:05"}
 			s.Block = []BlockDevice{{Path: "/root fs/disk,1.img"}}
 		},
+		"block-serials": func(s *Spec) {
+			s.Block = []BlockDevice{{Path: "/urunc/block"}, {Path: "/dev/xvdb", Serial: "urunc-dev0"}}
+		},
 	})
 }
 
@@ -27,5 +30,7 @@ func TestQEMUBlockValidate(t *testing.T) {
 		{"relative", func(s *Spec) { s.Block = []BlockDevice{{Path: "nbd:host:1"}} }, "Block[0].Path", ErrInvalidSpec},
 		{"empty", func(s *Spec) { s.Block = []BlockDevice{{}} }, "Block[0].Path", ErrInvalidSpec},
 		{"api socket", func(s *Spec) { s.APISocket = "/a.sock" }, "APISocket", ErrNotSupported},
+		{"serial with a comma", func(s *Spec) { s.Block = []BlockDevice{{Path: "/d", Serial: "a,b"}} }, "Block[0].Serial", ErrInvalidSpec},
+		{"serial too long", func(s *Spec) { s.Block = []BlockDevice{{Path: "/d", Serial: "abcdefghijklmnopqrstu"}} }, "Block[0].Serial", ErrInvalidSpec},
 	})
 }

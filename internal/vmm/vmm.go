@@ -98,6 +98,10 @@ type BlockDevice struct {
 	// Name identifies the device to the VMM: the Solo5 manifest name it
 	// backs, or Firecracker's drive_id. Empty picks a default.
 	Name string `json:",omitempty"`
+	// Serial is the disk's virtio-blk serial, which a guest reads in
+	// /sys/block/<dev>/serial to find it whatever order the devices come
+	// in; QEMU only, at most 20 bytes.
+	Serial string `json:",omitempty"`
 	// Root marks the guest's root device. Only Firecracker acts on it
 	// (is_root_device, which appends root=/dev/vda to the command line);
 	// other VMMs leave the root= choice to the guest's command line.
