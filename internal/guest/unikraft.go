@@ -69,7 +69,11 @@ func (unikraft) Boot(s Spec) (Boot, error) {
 		params = append(params, net...)
 	}
 	if s.Initrd && !unikraftHasRoot(s.Cmdline) {
-		params = append(params, unikraftInitrdRoot(newStyle)...)
+		root, err := unikraftInitrdRoot(s.Version)
+		if err != nil {
+			return Boot{}, err
+		}
+		params = append(params, root...)
 	}
 	if newStyle && len(s.Env) > 0 {
 		vars, err := unikraftEnvVars(s.Env)
@@ -122,15 +126,29 @@ func unikraftNet(n *Net, newStyle bool) ([]string, error) {
 	return []string{v}, nil
 }
 
-// unikraftInitrdRoot mounts the image's initrd as the root filesystem: from
-// Unikraft 0.16 on with a vfs.fstab entry that extracts the cpio into a
-// ramfs at / (the form of Unikraft's own catalog), before that with the
-// vfscore root parameter.
-func unikraftInitrdRoot(newStyle bool) []string {
-	if newStyle {
-		return []string{"vfs.fstab=[", `"initrd0:/:extract::ramfs=1:"`, "]"}
+// unikraftInitrdRoot mounts the image's initrd as the root filesystem.
+// vfscore's fstab entries are "<dev>:<mountpoint>:<driver>[:<flags>:<opts>:
+// <ukopts>]"; which driver unpacks the initrd changed: Unikraft's current
+// catalog uses "extract" with the ramfs=1 option (from 0.17 on here, and
+// when Version is empty), 0.16's automount matches a driver named
+// "initrd", and before 0.16 there is no fstab, only vfs.rootfs.
+func unikraftInitrdRoot(version string) ([]string, error) {
+	extract, err := unikraftAtLeast(version, 0, 17)
+	if err != nil {
+		return nil, err
 	}
-	return []string{"vfs.rootfs=initrd"}
+	fstab, err := unikraftAtLeast(version, 0, 16)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case extract:
+		return []string{"vfs.fstab=[", `"initrd0:/:extract::ramfs=1:"`, "]"}, nil
+	case fstab:
+		return []string{"vfs.fstab=[", `"initrd0:/:initrd:::"`, "]"}, nil
+	default:
+		return []string{"vfs.rootfs=initrd"}, nil
+	}
 }
 
 // unikraftHasRoot reports whether an image's command line already says how

@@ -37,7 +37,9 @@ func TestUnikraftBoot(t *testing.T) {
 // unless the image's command line mounts a root itself.
 func TestUnikraftInitrdRoot(t *testing.T) {
 	checkBoot(t, Unikraft, Boot{}, []bootCase{
-		{"fstab from 0.16", Spec{Args: []string{"/app", "x"}, Initrd: true}, `vfs.fstab=[ "initrd0:/:extract::ramfs=1:" ] -- x`},
+		{"extract driver, newest", Spec{Args: []string{"/app", "x"}, Initrd: true}, `vfs.fstab=[ "initrd0:/:extract::ramfs=1:" ] -- x`},
+		{"extract driver from 0.17", Spec{Args: []string{"/app", "x"}, Initrd: true, Version: "0.17.0"}, `vfs.fstab=[ "initrd0:/:extract::ramfs=1:" ] -- x`},
+		{"initrd driver in 0.16", Spec{Args: []string{"/app", "x"}, Initrd: true, Version: "v0.16.3"}, `vfs.fstab=[ "initrd0:/:initrd:::" ] -- x`},
 		{"rootfs before 0.16", Spec{Args: []string{"/app"}, Initrd: true, Version: "0.15.0"}, "vfs.rootfs=initrd --"},
 		{"image's own fstab wins", Spec{Initrd: true, Cmdline: `vfs.fstab=[ "fs0:/:9pfs" ] -- -x`}, `vfs.fstab=[ "fs0:/:9pfs" ] -- -x`},
 		{"image's own root wins before 0.16", Spec{Initrd: true, Version: "0.10.0", Cmdline: "vfs.rootfs=9pfs -- -x"}, "vfs.rootfs=9pfs -- -x"},
