@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -142,12 +143,12 @@ func args(p Plan, v vmm.VMM, spec vmm.Spec) ([]string, error) {
 // Exec replaces the current process with the VMM of the plan in dir. It
 // returns only on failure.
 func Exec(dir string) error {
-	var p Plan
-	if err := readJSON(dir+"/"+PlanFile, &p); err != nil {
+	p, err := ReadPlan(dir)
+	if err != nil {
 		return err
 	}
-	var n *Network
-	if err := readJSON(dir+"/"+NetworkFile, &n); err != nil && !errors.Is(err, os.ErrNotExist) {
+	n, err := ReadNetwork(dir)
+	if err != nil {
 		return err
 	}
 	v, spec, err := finalSpec(p, n)
@@ -201,6 +202,24 @@ func writeConfigFiles(v vmm.VMM, spec vmm.Spec) error {
 		}
 	}
 	return nil
+}
+
+// ReadPlan reads the plan create wrote in dir.
+func ReadPlan(dir string) (Plan, error) {
+	var p Plan
+	err := readJSON(filepath.Join(dir, PlanFile), &p)
+	return p, err
+}
+
+// ReadNetwork reads the network start wrote in dir; nil when start found
+// none (or has not run).
+func ReadNetwork(dir string) (*Network, error) {
+	var n *Network
+	err := readJSON(filepath.Join(dir, NetworkFile), &n)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return n, err
 }
 
 func readJSON(path string, v any) error {

@@ -100,12 +100,8 @@ func describeNetwork(ifc *network.Interface, tap string) *launcher.Network {
 // namespace the container owned alone is gone with its last process, and
 // the tap with it.
 func (r *Runtime) teardownNetwork(id string, c *libcontainer.Container) error {
-	var n launcher.Network
-	err := readJSONFile(filepath.Join(r.vmDir(id), shareDir, launcher.NetworkFile), &n)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	n, err := launcher.ReadNetwork(filepath.Join(r.vmDir(id), shareDir))
+	if err != nil || n == nil {
 		return err
 	}
 	cfg := c.Config()
@@ -121,7 +117,5 @@ func (r *Runtime) teardownNetwork(id string, c *libcontainer.Container) error {
 }
 
 func (r *Runtime) readPlan(id string) (launcher.Plan, error) {
-	var p launcher.Plan
-	err := readJSONFile(filepath.Join(r.vmDir(id), shareDir, launcher.PlanFile), &p)
-	return p, err
+	return launcher.ReadPlan(filepath.Join(r.vmDir(id), shareDir))
 }

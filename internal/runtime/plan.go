@@ -268,17 +268,6 @@ func writePlan(dir string, p launcher.Plan) error {
 	return writeJSON(filepath.Join(dir, shareDir, launcher.PlanFile), p)
 }
 
-func readJSONFile(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("parse %s: %w", path, err)
-	}
-	return nil
-}
-
 func writeJSON(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {

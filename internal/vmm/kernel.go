@@ -108,60 +108,36 @@ func hasMultiboot2(head []byte) bool {
 	return false
 }
 
-// hasPVHNote looks for a Xen PHYS32_ENTRY note in the PT_NOTE segments and,
-// failing that, the SHT_NOTE sections of an ELF file.
+// hasPVHNote looks for a Xen PHYS32_ENTRY note in the PT_NOTE segments and
+// the SHT_NOTE sections of an ELF file. A truncated note ends the search of
+// its blob, as a loader would stop there.
 func hasPVHNote(r io.ReaderAt) (bool, error) {
 	ef, err := elf.NewFile(r)
 	if err != nil {
 		return false, fmt.Errorf("parse elf: %w", err)
 	}
 	defer ef.Close()
-	for _, p := range ef.Progs {
-		if p.Type != elf.PT_NOTE {
-			continue
-		}
-		data, err := io.ReadAll(p.Open())
-		if err != nil {
-			return false, fmt.Errorf("read elf note segment: %w", err)
-		}
-		if hasXenPVH(data, ef.ByteOrder) {
-			return true, nil
-		}
+	blobs, err := noteSegments(ef)
+	if err != nil {
+		return false, err
 	}
 	for _, s := range ef.Sections {
 		if s.Type != elf.SHT_NOTE {
 			continue
 		}
-		data, err := s.Data()
+		data, err := sectionData(s)
 		if err != nil {
-			return false, fmt.Errorf("read elf section %q: %w", s.Name, err)
+			return false, err
 		}
-		if hasXenPVH(data, ef.ByteOrder) {
-			return true, nil
+		blobs = append(blobs, data)
+	}
+	for _, data := range blobs {
+		notes, _ := parseNotes(data, ef.ByteOrder)
+		for _, n := range notes {
+			if n.Name == "Xen" && n.Type == xenNotePVHEntry {
+				return true, nil
+			}
 		}
 	}
 	return false, nil
 }
-
-// hasXenPVH walks ELF notes (namesz, descsz, type, name, desc; name and
-// desc padded to 4 bytes) looking for name "Xen", type PHYS32_ENTRY.
-func hasXenPVH(data []byte, bo binary.ByteOrder) bool {
-	for len(data) >= 12 {
-		namesz := uint64(bo.Uint32(data[0:]))
-		descsz := uint64(bo.Uint32(data[4:]))
-		typ := bo.Uint32(data[8:])
-		data = data[12:]
-		descEnd := align4(namesz) + align4(descsz)
-		if descEnd > uint64(len(data)) {
-			return false
-		}
-		name := bytes.TrimRight(data[:namesz], "\x00")
-		if string(name) == "Xen" && typ == xenNotePVHEntry {
-			return true
-		}
-		data = data[descEnd:]
-	}
-	return false
-}
-
-func align4(n uint64) uint64 { return (n + 3) &^ 3 }

@@ -119,25 +119,15 @@ func readSolo5Manifest(r io.ReaderAt) (Solo5Manifest, error) {
 // noteBlobs returns the contents of every PT_NOTE segment, or, when
 // there are none, of the .note.solo5.* sections.
 func noteBlobs(ef *elf.File) ([][]byte, error) {
-	var out [][]byte
-	for _, p := range ef.Progs {
-		if p.Type != elf.PT_NOTE {
-			continue
-		}
-		data, err := io.ReadAll(p.Open())
-		if err != nil {
-			return nil, fmt.Errorf("read elf note segment: %w", err)
-		}
-		out = append(out, data)
-	}
-	if len(out) > 0 {
-		return out, nil
+	out, err := noteSegments(ef)
+	if err != nil || len(out) > 0 {
+		return out, err
 	}
 	for _, name := range []string{".note.solo5.abi", ".note.solo5.manifest"} {
 		if s := ef.Section(name); s != nil {
-			data, err := s.Data()
+			data, err := sectionData(s)
 			if err != nil {
-				return nil, fmt.Errorf("read elf section %q: %w", name, err)
+				return nil, err
 			}
 			out = append(out, data)
 		}
@@ -149,33 +139,24 @@ func noteBlobs(ef *elf.File) ([][]byte, error) {
 // and fills m from the Solo5 ones. It reports whether a manifest was
 // found.
 func (m *Solo5Manifest) scanNotes(data []byte, bo binary.ByteOrder) (bool, error) {
+	notes, err := parseNotes(data, bo)
 	found := false
-	for len(data) >= 12 {
-		namesz := uint64(bo.Uint32(data[0:]))
-		descsz := uint64(bo.Uint32(data[4:]))
-		typ := bo.Uint32(data[8:])
-		descOff := 12 + align4(namesz)
-		end := descOff + align4(descsz)
-		if end > uint64(len(data)) {
-			return found, fmt.Errorf("truncated elf note (%d bytes, need %d)", len(data), end)
+	for _, n := range notes {
+		if n.Name != solo5NoteName || n.DescOff != solo5NoteHdrSize {
+			continue
 		}
-		name := string(bytes.TrimRight(data[12:12+namesz], "\x00"))
-		if name == solo5NoteName && descOff == solo5NoteHdrSize {
-			desc := data[descOff : descOff+descsz]
-			switch typ {
-			case solo5NoteMFT1:
-				devs, err := parseSolo5MFT(desc, bo)
-				if err != nil {
-					return found, err
-				}
-				m.Devices, found = devs, true
-			case solo5NoteABI1:
-				m.parseABI1(desc, bo)
+		switch n.Type {
+		case solo5NoteMFT1:
+			devs, err := parseSolo5MFT(n.Desc, bo)
+			if err != nil {
+				return found, err
 			}
+			m.Devices, found = devs, true
+		case solo5NoteABI1:
+			m.parseABI1(n.Desc, bo)
 		}
-		data = data[end:]
 	}
-	return found, nil
+	return found, err
 }
 
 // parseABI1 reads struct abi1_info (4-aligned: no padding after the header).
