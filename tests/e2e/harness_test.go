@@ -109,6 +109,37 @@ func (r *runtime) ok(args ...string) string {
 	return res.stdout
 }
 
+// console is a file for a container's stdio: a file, not a pipe, since a
+// detached VMM keeps it open long after urunc returns.
+func (r *runtime) console() (string, *os.File) {
+	r.t.Helper()
+	path := filepath.Join(r.t.TempDir(), "console")
+	f, err := os.Create(path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { f.Close() })
+	return path, f
+}
+
+// detached runs a urunc verb that leaves the container running (run
+// --detach, create) with its stdio on a console file, which it returns.
+// The container, the last argument, is deleted with --force at cleanup.
+func (r *runtime) detached(args ...string) string {
+	r.t.Helper()
+	out, f := r.console()
+	c := r.cmd(context.Background(), args...)
+	c.Stdout, c.Stderr = f, f
+	err := c.Run()
+	id := args[len(args)-1]
+	r.t.Cleanup(func() { r.urunc("delete", "--force", id) })
+	if err != nil {
+		b, _ := os.ReadFile(out)
+		r.t.Fatalf("urunc %v: %v: %s", args, err, b)
+	}
+	return out
+}
+
 type state struct {
 	ID          string            `json:"id"`
 	Pid         int               `json:"pid"`

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -82,18 +81,7 @@ func startHTTPGuestWith(t *testing.T, e *env, r *runtime, tn *testNet, id string
 	}
 	withResolvConf(t, b, nameservers...)
 	joinNetns(b, tn.ctr)
-	out := filepath.Join(t.TempDir(), "console")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	c := r.cmd(context.Background(), "run", "--detach", "--bundle", b.write(), id)
-	c.Stdout, c.Stderr = f, f
-	if err := c.Run(); err != nil {
-		t.Fatalf("run -d: %v", err)
-	}
-	t.Cleanup(func() { r.urunc("delete", "--force", id) })
+	out := r.detached("run", "--detach", "--bundle", b.write(), id)
 	waitFor(t, out, "httpd: listening", 90*time.Second)
 	s := r.waitStatus(id, "running", 10*time.Second)
 	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.Pid))

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -136,18 +135,7 @@ func TestNetworkGuestServesHTTP(t *testing.T) {
 	copyFile(t, filepath.Join(e.bin, "httpd"), b.rootfs("httpd"), 0o755)
 	e.withModules(t, b)
 	joinNetns(b, tn.ctr)
-	out := filepath.Join(t.TempDir(), "console")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	c := r.cmd(context.Background(), "run", "--detach", "--bundle", b.write(), "web1")
-	c.Stdout, c.Stderr = f, f
-	if err := c.Run(); err != nil {
-		t.Fatalf("run -d: %v", err)
-	}
-	t.Cleanup(func() { r.urunc("delete", "--force", "web1") })
+	out := r.detached("run", "--detach", "--bundle", b.write(), "web1")
 	waitFor(t, out, "httpd: listening", 90*time.Second)
 	body := tn.get(t, tn.peer, tn.ctrIP+":8080")
 	if !strings.Contains(body, "hello from guest httpd") {
@@ -263,18 +251,7 @@ func TestNetworkOneGuestPerNamespace(t *testing.T) {
 		joinNetns(b, tn.ctr)
 		return b.write()
 	}
-	out := filepath.Join(t.TempDir(), "console")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	c := r.cmd(context.Background(), "run", "--detach", "--bundle", web("first"), "first")
-	c.Stdout, c.Stderr = f, f
-	if err := c.Run(); err != nil {
-		t.Fatalf("run -d first: %v", err)
-	}
-	t.Cleanup(func() { r.urunc("delete", "--force", "first") })
+	out := r.detached("run", "--detach", "--bundle", web("first"), "first")
 	waitFor(t, out, "httpd: listening", 90*time.Second)
 	tn.get(t, tn.peer, tn.ctrIP+":8080")
 

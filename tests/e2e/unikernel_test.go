@@ -52,18 +52,7 @@ func TestLinuxGuestDetachedLifecycle(t *testing.T) {
 	e := setup(t, true)
 	r := e.runtime(t)
 	dir := e.linuxBundle(t, "0", "600").write()
-	out := filepath.Join(t.TempDir(), "console")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	c := r.cmd(context.Background(), "create", "--bundle", dir, "--pid-file", filepath.Join(dir, "pid"), "vm1")
-	c.Stdout, c.Stderr = f, f
-	if err := c.Run(); err != nil {
-		b, _ := os.ReadFile(out)
-		t.Fatalf("create: %v: %s", err, b)
-	}
+	out := r.detached("create", "--bundle", dir, "--pid-file", filepath.Join(dir, "pid"), "vm1")
 	if s := r.state("vm1"); s.Status != "created" {
 		t.Fatalf("status after create %q, want created", s.Status)
 	}
@@ -94,12 +83,7 @@ func TestLinuxGuestForegroundRunSignal(t *testing.T) {
 	e := setup(t, true)
 	r := e.runtime(t)
 	dir := e.linuxBundle(t, "0", "600").write()
-	out := filepath.Join(t.TempDir(), "console")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	out, f := r.console()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := r.cmd(ctx, "run", "--bundle", dir, "vm3")
@@ -112,7 +96,7 @@ func TestLinuxGuestForegroundRunSignal(t *testing.T) {
 	if err := c.Process.Signal(unix.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	err = c.Wait()
+	err := c.Wait()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -137,20 +121,8 @@ func TestLinuxGuestAPISocket(t *testing.T) {
 	writeFile(t, e.config, "[linux]\nurunit = \""+filepath.Join(e.bin, "urunit")+"\"\n\n[api]\nsocket = true\n")
 	r := e.runtime(t)
 	dir := e.linuxBundle(t, "0", "600").write()
-	out := filepath.Join(t.TempDir(), "console")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	id := strings.Repeat("a", 64) // as long as a containerd id
-	c := r.cmd(context.Background(), "run", "--detach", "--bundle", dir, id)
-	c.Stdout, c.Stderr = f, f
-	if err := c.Run(); err != nil {
-		b, _ := os.ReadFile(out)
-		t.Fatalf("run -d: %v: %s", err, b)
-	}
-	t.Cleanup(func() { r.urunc("delete", "--force", id) })
+	out := r.detached("run", "--detach", "--bundle", dir, id)
 	waitFor(t, out, "hello from guest", 90*time.Second)
 	s := r.state(id)
 	sock := s.Annotations["com.urunc.vm.apiSocket"]
@@ -195,17 +167,7 @@ func TestLinuxGuestStopTimeout(t *testing.T) {
 	writeFile(t, e.config, "[linux]\nurunit = \""+filepath.Join(e.bin, "urunit")+"\"\nstop_grace_seconds = 2\n")
 	r := e.runtime(t)
 	dir := e.linuxBundle(t, "0", "600", "ignore-term").write()
-	out := filepath.Join(t.TempDir(), "console")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	c := r.cmd(context.Background(), "run", "--detach", "--bundle", dir, "vm2")
-	c.Stdout, c.Stderr = f, f
-	if err := c.Run(); err != nil {
-		t.Fatalf("run -d: %v", err)
-	}
+	out := r.detached("run", "--detach", "--bundle", dir, "vm2")
 	waitFor(t, out, "hello from guest", 90*time.Second)
 	r.ok("kill", "vm2", "TERM")
 	waitFor(t, out, "hello: ignoring SIGTERM", 5*time.Second)

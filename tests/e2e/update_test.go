@@ -63,18 +63,7 @@ func TestUpdateUnikernel(t *testing.T) {
 	}
 	b.spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 	dir := b.write()
-	out := filepath.Join(t.TempDir(), "console")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	c := r.cmd(context.Background(), "run", "--detach", "--bundle", dir, "upd2")
-	c.Stdout, c.Stderr = f, f
-	if err := c.Run(); err != nil {
-		t.Fatalf("run -d: %v", err)
-	}
-	t.Cleanup(func() { r.urunc("delete", "--force", "upd2") })
+	out := r.detached("run", "--detach", "--bundle", dir, "upd2")
 	pid := r.waitStatus("upd2", "running", 10*time.Second).Pid
 	before := cgroupValue(t, pid, "memory", "memory.limit_in_bytes", "memory.max")
 
