@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
 	"net"
 	"os"
 	"os/exec"
@@ -246,4 +247,28 @@ func TestNetworkGuestIPv6Config(t *testing.T) {
 		t.Errorf("urunit complained:\n%s", out)
 	}
 	tn.assertNothingOfOurs("run of cfg6")
+}
+
+// A guest that takes IPv4 only, on an IPv6-only network, fails start with
+// the reason; start removes the tap and redirect it had made, and delete
+// leaves nothing. (The stand-in plays solo5-spt: no KVM needed, and the
+// start-time check runs before any VMM does.)
+func TestNetworkIPv6OnlyRefusedCleanly(t *testing.T) {
+	e := setup(t, false)
+	dir := siInstallStandin(t)
+	siConfig(t, e, "spt", filepath.Join(dir, "solo5-spt"))
+	r := e.runtime(t)
+	tn := newTestNet(t, 10)
+	addIPv6(t, tn, 10, true)
+	b := siSolo5Bundle("spt", "mirage", solo5elf.TargetSPT, true)(t, e)
+	joinNetns(b, tn.ctr)
+	r.ok("create", "--bundle", b.write(), "only6")
+	res := r.urunc("start", "only6")
+	if res.code == 0 || !strings.Contains(res.stderr, "only linux guests take IPv6") {
+		t.Errorf("start of a mirage guest on an IPv6-only network: exit %d, stderr %q; want the refusal", res.code, res.stderr)
+	}
+	tn.assertNothingOfOurs("the refused start")
+	r.ok("delete", "--force", "only6")
+	tn.assertNothingOfOurs("delete")
+	r.assertClean()
 }
