@@ -182,7 +182,11 @@ func confine(p Plan) error {
 	if !ok {
 		return fmt.Errorf("%s: no seccomp policy for this VMM (plan asks for %q)", p.VMM, p.Seccomp)
 	}
-	return sandbox.Apply(pol, p.Seccomp)
+	if err := sandbox.Apply(pol, p.Seccomp); err != nil {
+		return fmt.Errorf("%w: the VMM does not run unconfined; let the container's seccomp profile allow seccomp(2) "+
+			"or prctl(2), or set [solo5] hvt_seccomp = \"off\" in urunc's config", err)
+	}
+	return nil
 }
 
 // writeConfigFiles writes the files a VMM reads its configuration from

@@ -175,7 +175,7 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 	b := c.bundle(t, e)
 	joinNetns(b, tn.ctr)
 	id := "si-" + c.name
-	out := siCreateStart(t, r, b.write(), id)
+	out, _ := siCreateStart(t, r, b.write(), id)
 	s := r.waitStatus(id, "stopped", 30*time.Second)
 	if s.Annotations["com.urunc.vm.accel"] != "kvm" {
 		t.Errorf("accel annotation %q, want kvm", s.Annotations["com.urunc.vm.accel"])
@@ -196,8 +196,8 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 }
 
 // siCreateStart runs create (stdio to files, as a detached VMM has) and
-// start, and returns the path of the container's stdout.
-func siCreateStart(t *testing.T, r *runtime, dir, id string) string {
+// start, and returns the paths of the container's stdout and stderr.
+func siCreateStart(t *testing.T, r *runtime, dir, id string) (string, string) {
 	t.Helper()
 	out, errOut := filepath.Join(t.TempDir(), "stdout"), filepath.Join(t.TempDir(), "stderr")
 	fo, err := os.Create(out)
@@ -226,7 +226,7 @@ func siCreateStart(t *testing.T, r *runtime, dir, id string) string {
 			t.Logf("container stderr:\n%s", b)
 		}
 	})
-	return out
+	return out, errOut
 }
 
 // siDecode reads the stand-in's report from the container's stdout.
@@ -612,7 +612,7 @@ func siRealLinux(hypervisor string) func(*testing.T, *env, string) {
 		r := e.runtime(t)
 		b := siLinuxBundle(hypervisor)(t, e)
 		id := "si-real-" + hypervisor
-		out := siCreateStart(t, r, b.write(), id)
+		out, _ := siCreateStart(t, r, b.write(), id)
 		waitFor(t, out, "hello from guest", 90*time.Second)
 		r.ok("delete", "--force", id)
 	}
@@ -639,7 +639,7 @@ func siRealSolo5(hypervisor string) func(*testing.T, *env, string) {
 			"com.urunc.unikernel.binary":        "/unikernel",
 		}
 		id := "si-real-" + hypervisor
-		out := siCreateStart(t, r, b.write(), id)
+		out, _ := siCreateStart(t, r, b.write(), id)
 		r.waitStatus(id, "stopped", 30*time.Second)
 		waitFor(t, out, "SUCCESS", time.Second)
 		r.ok("delete", id)
@@ -654,4 +654,39 @@ func siKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// When urunc cannot install its hvt filter (here the container's profile
+// forbids seccomp(2) and prctl(2), libseccomp's two ways to load one), the
+// tender must not run unconfined: the launcher
+// says why on the container's stderr, no VMM runs, and delete leaves
+// nothing.
+func TestStandinHVTFilterRefused(t *testing.T) {
+	e := setup(t, false)
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skip("/dev/kvm missing: hvt needs kvm (the stand-in only opens it)")
+	}
+	dir := siInstallStandin(t)
+	bin := filepath.Join(dir, "solo5-hvt")
+	siConfig(t, e, "hvt", bin)
+	r := e.runtime(t)
+	b := siSolo5Bundle("hvt", "rumprun", solo5elf.TargetHVT, false)(t, e)
+	b.spec.Linux.Seccomp = &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64},
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"seccomp", "prctl"}, Action: specs.ActErrno}},
+	}
+	out, errOut := siCreateStart(t, r, b.write(), "hvt-nofilter")
+	r.waitStatus("hvt-nofilter", "stopped", 30*time.Second)
+	if got, _ := os.ReadFile(out); len(got) != 0 {
+		t.Errorf("the stand-in ran without urunc's filter; it printed %s", got)
+	}
+	if msg, _ := os.ReadFile(errOut); !strings.Contains(string(msg), "seccomp solo5-hvt") || !strings.Contains(string(msg), "hvt_seccomp") {
+		t.Errorf("container stderr %q does not say the filter could not be installed", msg)
+	}
+	r.ok("delete", "hvt-nofilter")
+	if left := processesOf(dir); len(left) > 0 {
+		t.Errorf("stand-in processes left: %v", left)
+	}
+	r.assertClean()
 }
