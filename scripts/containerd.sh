@@ -177,18 +177,7 @@ start() {
 		>>"$dir/containerd.log" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$dir/containerd.pid"
-	local deadline=$((SECONDS + start_timeout))
-	until ctr_ version >/dev/null 2>&1; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 20 "$dir/containerd.log" >&2
-			die "containerd exited during start-up (log: $dir/containerd.log)"
-		fi
-		if ((SECONDS >= deadline)); then
-			tail -n 20 "$dir/containerd.log" >&2
-			die "containerd did not answer on $sock within ${start_timeout}s (log: $dir/containerd.log)"
-		fi
-		sleep 0.1
-	done
+	wait_ready "$pid" "$dir/containerd.log" "$sock" "$start_timeout" ctr_ version
 	log "containerd pid $pid on $sock"
 }
 

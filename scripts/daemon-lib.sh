@@ -21,6 +21,25 @@ stop_pid() {
 	done
 }
 
+# wait_ready PID LOG SOCK TIMEOUT CMD... polls CMD until it succeeds, and
+# dies with the log's tail if the daemon PID exits or TIMEOUT seconds pass.
+wait_ready() {
+	local pid=$1 logf=$2 sock=$3 timeout=$4
+	shift 4
+	local deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 20 "$logf" >&2
+			die "the daemon exited during start-up (log: $logf)"
+		fi
+		if ((SECONDS >= deadline)); then
+			tail -n 20 "$logf" >&2
+			die "the daemon did not answer on $sock within ${timeout}s (log: $logf)"
+		fi
+		sleep 0.1
+	done
+}
+
 # unmount_all unmounts everything under $dir, deepest first.
 unmount_all() {
 	local m

@@ -88,18 +88,7 @@ start() {
 		--log-level "${DOCKERD_LOG_LEVEL:-debug}" \
 		>>"$dir/dockerd.log" 2>&1 </dev/null &
 	local pid=$!
-	local deadline=$((SECONDS + start_timeout))
-	until docker_ version >/dev/null 2>&1; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 20 "$dir/dockerd.log" >&2
-			die "dockerd exited during start-up (log: $dir/dockerd.log)"
-		fi
-		if ((SECONDS >= deadline)); then
-			tail -n 20 "$dir/dockerd.log" >&2
-			die "dockerd did not answer on $sock within ${start_timeout}s (log: $dir/dockerd.log)"
-		fi
-		sleep 0.2
-	done
+	wait_ready "$pid" "$dir/dockerd.log" "$sock" "$start_timeout" docker_ version
 	# dockerd writes the pid file itself; write it too in case it has not yet.
 	[ -s "$dir/dockerd.pid" ] || echo "$pid" >"$dir/dockerd.pid"
 	log "dockerd pid $pid on $sock"

@@ -5,10 +5,7 @@ package e2e
 // registry. The pinned tools come from scripts/install-tools.sh.
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,22 +146,7 @@ func (d *ctrdDaemon) run(name string, args ...string) (stdout, stderr string, co
 
 // exec is run without failing the test, for cleanups.
 func (d *ctrdDaemon) exec(name string, args ...string) (stdout, stderr string, code int, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), ctrdCmdTimeout)
-	defer cancel()
-	c := exec.CommandContext(ctx, filepath.Join(d.tools, name), args...)
-	c.Env = append(os.Environ(), "PATH="+d.path())
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	c.WaitDelay = 5 * time.Second // a leaked child holding our pipes must not hang the test
-	err = c.Run()
-	if ctx.Err() != nil {
-		return out.String(), errb.String(), -1, fmt.Errorf("timed out after %v", ctrdCmdTimeout)
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return out.String(), errb.String(), ee.ExitCode(), nil
-	}
-	return out.String(), errb.String(), 0, err
+	return execTimeout(ctrdCmdTimeout, append(os.Environ(), "PATH="+d.path()), filepath.Join(d.tools, name), args...)
 }
 
 // ctr runs ctr against this daemon and namespace.

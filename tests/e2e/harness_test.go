@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,6 +109,28 @@ func (r *runtime) ok(args ...string) string {
 		r.t.Fatalf("urunc %v: exit %d: %s", args, res.code, res.stderr)
 	}
 	return res.stdout
+}
+
+// execTimeout runs a client (ctr, nerdctl, podman, docker, ...) with env,
+// killing it after timeout. A non-zero exit is a code, not an error; err
+// is for a client that could not run or timed out (code -1).
+func execTimeout(timeout time.Duration, env []string, path string, args ...string) (stdout, stderr string, code int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, path, args...)
+	c.Env = env
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	c.WaitDelay = 5 * time.Second // a detached child holding our pipes must not hang the test
+	err = c.Run()
+	if ctx.Err() != nil {
+		return out.String(), errb.String(), -1, fmt.Errorf("%s %v: timed out after %v", filepath.Base(path), args, timeout)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), errb.String(), ee.ExitCode(), nil
+	}
+	return out.String(), errb.String(), 0, err
 }
 
 // console is a file for a container's stdio: a file, not a pipe, since a

@@ -6,8 +6,6 @@ package e2e
 // every call. Nothing of the system's podman state is used.
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -152,22 +150,7 @@ func pdShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\
 // pdExec runs one client command with a time limit and the given
 // environment; err is set only when the command could not run or timed out.
 func pdExec(env []string, name string, args ...string) (stdout, stderr string, code int, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), pdCmdTimeout)
-	defer cancel()
-	c := exec.CommandContext(ctx, name, args...)
-	c.Env = env
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	c.WaitDelay = 5 * time.Second // a detached child holding our pipes must not hang the test
-	err = c.Run()
-	if ctx.Err() != nil {
-		return out.String(), errb.String(), -1, fmt.Errorf("%s %v: timed out after %v", name, args, pdCmdTimeout)
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return out.String(), errb.String(), ee.ExitCode(), nil
-	}
-	return out.String(), errb.String(), 0, err
+	return execTimeout(pdCmdTimeout, env, name, args...)
 }
 
 // podman runs podman against this set-up and fails the test if it cannot run.
