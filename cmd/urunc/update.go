@@ -80,47 +80,23 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 func resourcesFromFlags(flag func(string) (string, bool)) (*specs.LinuxResources, error) {
 	res := &specs.LinuxResources{}
 	given := false
-	bytes := func(name string, to **int64) error {
+	set := func(name string, parse func(string) error) error {
 		v, ok := flag(name)
 		if !ok {
 			return nil
 		}
 		given = true
-		n := int64(-1)
-		if v != "-1" {
-			var err error
-			if n, err = units.RAMInBytes(v); err != nil {
-				return fmt.Errorf("--%s %q: %w", name, v, err)
-			}
+		if err := parse(v); err != nil {
+			return fmt.Errorf("--%s %q: %w", name, v, err)
 		}
-		*to = &n
 		return nil
 	}
+	bytes := func(name string, to **int64) error { return set(name, parseInto(to, parseBytes)) }
 	integer := func(name string, to **int64) error {
-		v, ok := flag(name)
-		if !ok {
-			return nil
-		}
-		given = true
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("--%s %q: not an integer", name, v)
-		}
-		*to = &n
-		return nil
+		return set(name, parseInto(to, func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }))
 	}
 	unsigned := func(name string, to **uint64) error {
-		v, ok := flag(name)
-		if !ok {
-			return nil
-		}
-		given = true
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("--%s %q: not a non-negative integer", name, v)
-		}
-		*to = &n
-		return nil
+		return set(name, parseInto(to, func(v string) (uint64, error) { return strconv.ParseUint(v, 10, 64) }))
 	}
 	mem, cpu, pids, blkio := &specs.LinuxMemory{}, &specs.LinuxCPU{}, &specs.LinuxPids{}, &specs.LinuxBlockIO{}
 	var weight *uint64
@@ -150,4 +126,24 @@ func resourcesFromFlags(flag func(string) (string, bool)) (*specs.LinuxResources
 	}
 	res.Memory, res.CPU, res.Pids, res.BlockIO = mem, cpu, pids, blkio
 	return res, nil
+}
+
+// parseInto returns a parser that stores what parse makes of a value in *to.
+func parseInto[T any](to **T, parse func(string) (T, error)) func(string) error {
+	return func(v string) error {
+		n, err := parse(v)
+		if err != nil {
+			return err
+		}
+		*to = &n
+		return nil
+	}
+}
+
+// parseBytes reads a size with an optional unit (512m, 1g), or -1 for none.
+func parseBytes(v string) (int64, error) {
+	if v == "-1" {
+		return -1, nil
+	}
+	return units.RAMInBytes(v)
 }
