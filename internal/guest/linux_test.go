@@ -11,11 +11,7 @@ import (
 
 func TestLinuxBoot(t *testing.T) {
 	const base = "console=ttyS0 panic=-1 reboot=t quiet loglevel=3 rdinit=/.urunit/urunit"
-	cases := []struct {
-		name string
-		spec Spec
-		want string
-	}{
+	cases := []bootCase{
 		{"plain", Spec{Args: []string{"/bin/sh"}}, base},
 		{"annotation appended", Spec{Args: []string{"/app"}, Cmdline: "console=hvc0 loglevel=7"},
 			base + " console=hvc0 loglevel=7"},
@@ -43,21 +39,7 @@ func TestLinuxBoot(t *testing.T) {
 			base + " urunit.halt=poweroff x=1"},
 		{"firecracker stops on the reboot", Spec{Args: []string{"/app"}, Platform: PlatformFirecracker}, base},
 	}
-	g, err := Get(Linux)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b, err := g.Boot(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Cmdline != c.want || !b.ExitDevice || !b.Control {
-				t.Fatalf("Boot = %+v, want cmdline %q and ExitDevice", b, c.want)
-			}
-		})
-	}
+	checkBoot(t, Linux, Boot{ExitDevice: true, Control: true}, cases)
 	if base != linuxBaseCmdline || urunit.BinaryPath != "/.urunit/urunit" {
 		t.Errorf("base cmdline %q drifted from the documented one", linuxBaseCmdline)
 	}

@@ -38,24 +38,7 @@ func TestRumprunBoot(t *testing.T) {
 		{"everything", Spec{Args: []string{"/app", "-v"}, Env: []string{"A=1"}, Net: network, Block: &Block{MountPoint: "/data"}, Version: "ignored"},
 			`{"cmdline":"/app -v","env":"A=1",` + solo5Net + `,"blk":{"source":"etfs","path":"/dev/ld0a","fstype":"blk","mountpoint":"/data"}}`},
 	}
-	g, err := Get(Rumprun)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b, err := g.Boot(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Cmdline != c.want || b.ExitDevice || b.Control {
-				t.Fatalf("Boot = %+v\nwant cmdline %s (no exit device, no control)", b, c.want)
-			}
-			if !json.Valid([]byte(b.Cmdline)) {
-				t.Errorf("not valid JSON: %s", b.Cmdline)
-			}
-		})
-	}
+	checkBoot(t, Rumprun, Boot{}, cases)
 }
 
 func TestRumprunBootErrors(t *testing.T) {
