@@ -47,17 +47,26 @@ func ResolveAccel(want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
 	}
 }
 
-// cpuInfoHasHWVirt reports whether any "flags" line of /proc/cpuinfo text
-// lists vmx (Intel VT-x) or svm (AMD-V).
-func cpuInfoHasHWVirt(r io.Reader) bool {
+// cpuInfoValues returns the values of every "key: value" line of
+// /proc/cpuinfo text with that key, one per CPU.
+func cpuInfoValues(r io.Reader, key string) []string {
+	var out []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || strings.TrimSpace(key) != "flags" {
-			continue
+		k, val, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			out = append(out, strings.TrimSpace(val))
 		}
-		for _, f := range strings.Fields(val) {
+	}
+	return out
+}
+
+// cpuInfoHasHWVirt reports whether any "flags" line of /proc/cpuinfo text
+// lists vmx (Intel VT-x) or svm (AMD-V).
+func cpuInfoHasHWVirt(r io.Reader) bool {
+	for _, flags := range cpuInfoValues(r, "flags") {
+		for _, f := range strings.Fields(flags) {
 			if f == "vmx" || f == "svm" {
 				return true
 			}
@@ -69,20 +78,15 @@ func cpuInfoHasHWVirt(r io.Reader) bool {
 // cpuInfoMHzkHz returns the first cpu's "cpu MHz" from /proc/cpuinfo text in
 // kHz, or 0 when absent or malformed.
 func cpuInfoMHzkHz(r io.Reader) uint64 {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || strings.TrimSpace(key) != "cpu MHz" {
-			continue
-		}
-		mhz, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil || mhz <= 0 || math.IsInf(mhz, 0) {
-			return 0
-		}
-		return uint64(math.Round(mhz * 1000))
+	vals := cpuInfoValues(r, "cpu MHz")
+	if len(vals) == 0 {
+		return 0
 	}
-	return 0
+	mhz, err := strconv.ParseFloat(vals[0], 64)
+	if err != nil || mhz <= 0 || math.IsInf(mhz, 0) {
+		return 0
+	}
+	return uint64(math.Round(mhz * 1000))
 }
 
 // parseKHz parses a sysfs frequency file holding kHz, or returns 0.
