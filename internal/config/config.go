@@ -30,6 +30,7 @@ type Config struct {
 	Linux Linux `toml:"linux"`
 	Solo5 Solo5 `toml:"solo5"`
 	API   API   `toml:"api"`
+	Host  Host  `toml:"host"`
 	// Binaries are the host paths of the other VMMs, by hypervisor name
 	// (firecracker, hvt, spt, cloud-hypervisor). QEMU's is [qemu] binary.
 	Binaries map[string]string `toml:"binaries"`
@@ -75,6 +76,16 @@ type API struct {
 	Socket bool `toml:"socket"`
 }
 
+// Host names the host devices urunc hands to VMMs.
+type Host struct {
+	// KVMDevice is the KVM device node: probed at create and given to
+	// the VMMs that use KVM as /dev/kvm. A test and debug setting: on a
+	// real host leave it at /dev/kvm. Tests point it at a harmless
+	// character device so the paths of the KVM-only VMMs run on machines
+	// without KVM, or at a missing path to play such a machine.
+	KVMDevice string `toml:"kvm_device"`
+}
+
 // Solo5 configures the Solo5 tenders.
 type Solo5 struct {
 	// HVTSeccomp is the seccomp filter urunc installs for solo5-hvt, which
@@ -106,6 +117,7 @@ func Default() *Config {
 			StopGraceSeconds: 10,
 		},
 		Solo5: Solo5{HVTSeccomp: sandbox.Enforce},
+		Host:  Host{KVMDevice: vmm.KVMDevice},
 	}
 }
 
@@ -170,6 +182,8 @@ func (c *Config) Validate() error {
 		return invalid("linux.urunit", "%q is not an absolute path", c.Linux.Urunit)
 	case c.Linux.StopGraceSeconds < 0:
 		return invalid("linux.stop_grace_seconds", "%d is below 0", c.Linux.StopGraceSeconds)
+	case !filepath.IsAbs(c.Host.KVMDevice):
+		return invalid("host.kvm_device", "%q is not an absolute path", c.Host.KVMDevice)
 	}
 	if _, err := sandbox.ParseMode(string(c.Solo5.HVTSeccomp)); err != nil {
 		return invalid("solo5.hvt_seccomp", "%v", err)

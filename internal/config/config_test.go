@@ -49,6 +49,9 @@ sandbox = false
 [linux]
 kernel_args = "loglevel=7"
 urunit = "/opt/urunc/urunit"
+
+[host]
+kvm_device = "/run/test/kvm"
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -61,6 +64,7 @@ urunit = "/opt/urunc/urunit"
 	want.QEMU.Sandbox = false
 	want.Linux.KernelArgs = "loglevel=7"
 	want.Linux.Urunit = "/opt/urunc/urunit"
+	want.Host.KVMDevice = "/run/test/kvm"
 	want.Path = path
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
@@ -101,6 +105,7 @@ func TestLoadErrors(t *testing.T) {
 		{"syntax", "[qemu\n", nil, "config.toml"},
 		{"unknown vmm binary", "[binaries]\nkvmtool = \"/x\"\n", ErrInvalidValue, "binaries.kvmtool"},
 		{"relative vmm binary", "[binaries]\nfirecracker = \"firecracker\"\n", ErrInvalidValue, "binaries.firecracker"},
+		{"relative kvm device", "[host]\nkvm_device = \"dev/kvm\"\n", ErrInvalidValue, "host.kvm_device"},
 		{"bad hvt seccomp mode", "[solo5]\nhvt_seccomp = \"permissive\"\n", ErrInvalidValue, "solo5.hvt_seccomp"},
 	}
 	for _, c := range cases {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 
 	"github.com/urunc-dev/urunc/internal/config"
@@ -41,7 +42,7 @@ type Host struct {
 	Version       func(path string) (string, error) // first line of `path --version`
 	OpenRW        func(path string) error           // open a device read-write
 	HWVirt        func() bool                       // vmx or svm in /proc/cpuinfo
-	KVMUsable     func() bool                       // /dev/kvm opens read-write
+	KVMUsable     func(path string) bool            // the KVM device opens read-write
 	TC            func() error                      // ingress qdisc, u32 filter, mirred redirect
 	Static        func(path string) (bool, error)   // an ELF without a program interpreter
 	QEMUSandbox   func(qemu string) error           // qemu accepts urunc's -sandbox value
@@ -49,9 +50,9 @@ type Host struct {
 	SeccompBuilt  func() bool                       // this urunc can install filters (libseccomp)
 }
 
-// Device paths the runtime hands to the VMM.
+// Device paths the runtime hands to the VMM; the KVM device is
+// configured ([host] kvm_device).
 const (
-	kvmDevice      = "/dev/kvm"
 	tunDevice      = "/dev/net/tun"
 	vhostNetDevice = "/dev/vhost-net"
 )
@@ -59,16 +60,16 @@ const (
 // Run checks the host against the configuration, in a fixed order: VMMs,
 // KVM and the accelerator, network devices and tc, urunit, QEMU's sandbox.
 func Run(cfg *config.Config, h Host) []Result {
-	kvmOK := h.KVMUsable()
-	accel, reason, accelErr := vmm.ResolveAccel(cfg.QEMU.Accel, h.HWVirt(), kvmOK)
-	rs := []Result{checkVMM(h, vmm.QEMU, cfg.QEMU.Binary, accel, cfg.Path)}
+	kvm := kvmFacts{device: cfg.Host.KVMDevice, usable: h.KVMUsable(cfg.Host.KVMDevice), hwVirt: h.HWVirt()}
+	accel, reason, accelErr := vmm.ResolveAccel(cfg.QEMU.Accel, kvm.hwVirt, kvm.usable)
+	rs := []Result{checkVMM(h, vmm.QEMU, cfg.QEMU.Binary, kvm, cfg.Path)}
 	for _, n := range otherVMMs(cfg) {
-		rs = append(rs, checkVMM(h, n, cfg.Binaries[string(n)], accel, cfg.Path))
+		rs = append(rs, checkVMM(h, n, cfg.Binaries[string(n)], kvm, cfg.Path))
 	}
 	return append(rs,
-		checkKVM(h, cfg.QEMU.Accel == vmm.AccelKVM),
+		checkKVM(h, kvm.device, cfg.QEMU.Accel == vmm.AccelKVM),
 		checkHWVirt(h),
-		checkAccel(cfg, accel, reason, accelErr, kvmOK),
+		checkAccel(cfg, accel, reason, accelErr, kvm.usable),
 		checkTun(h),
 		checkVhostNet(h),
 		checkTC(h),
@@ -107,10 +108,24 @@ var installHints = map[vmm.Name]string{
 	vmm.CloudHypervisor: "install the static release binary from github.com/cloud-hypervisor/cloud-hypervisor/releases, or set [binaries] cloud-hypervisor",
 }
 
-// needsKVM are the VMMs without an emulator to fall back to.
-var needsKVM = map[vmm.Name]bool{vmm.Firecracker: true, vmm.HVT: true, vmm.CloudHypervisor: true}
+// kvmFacts are the KVM probes' results, taken once.
+type kvmFacts struct {
+	device         string // [host] kvm_device
+	usable, hwVirt bool
+}
 
-func checkVMM(h Host, n vmm.Name, path string, accel vmm.Accel, cfgPath string) Result {
+// kvmOnly reports whether VMM n runs guests only under KVM: it takes an
+// accelerator and has no emulator to fall back to.
+func kvmOnly(n vmm.Name) bool {
+	v, err := vmm.Get(n)
+	if err != nil {
+		return false
+	}
+	a := v.Accels()
+	return len(a) > 0 && !slices.Contains(a, vmm.AccelTCG)
+}
+
+func checkVMM(h Host, n vmm.Name, path string, kvm kvmFacts, cfgPath string) Result {
 	r := Result{Item: "vmm " + string(n), Needed: n == vmm.QEMU}
 	if err := h.Executable(path); err != nil {
 		r.Status, r.Detail = Missing, fmt.Sprintf("%s: %s", path, describe(err))
@@ -123,16 +138,21 @@ func checkVMM(h Host, n vmm.Name, path string, accel vmm.Accel, cfgPath string) 
 		return r
 	}
 	r.Status, r.Detail = OK, fmt.Sprintf("%s: %s", path, version)
-	if needsKVM[n] && accel != vmm.AccelKVM {
-		r.Status, r.Detail = Warn, r.Detail+fmt.Sprintf("; needs kvm, but the accelerator resolves to %q", accel)
-		r.Fix = "make /dev/kvm usable and set [qemu] accel = \"kvm\" (or \"auto\" on a host with vmx/svm)"
+	switch {
+	case !kvmOnly(n):
+	case !kvm.usable:
+		r.Status, r.Detail = Warn, r.Detail+fmt.Sprintf("; runs guests only under kvm, and %s is not usable", kvm.device)
+		r.Fix = "load kvm_intel or kvm_amd and give urunc rw access to " + kvm.device
+	case !kvm.hwVirt:
+		r.Status, r.Detail = Warn, r.Detail+"; runs guests only under kvm, and this kvm is a software one (no vmx/svm): some guests fault"
+		r.Fix = "enable VT-x/AMD-V in the firmware, or nested virtualisation on the outer hypervisor"
 	}
 	return r
 }
 
-func checkKVM(h Host, needed bool) Result {
-	r := Result{Item: kvmDevice, Needed: needed}
-	err := h.OpenRW(kvmDevice)
+func checkKVM(h Host, device string, needed bool) Result {
+	r := Result{Item: device, Needed: needed}
+	err := h.OpenRW(device)
 	switch {
 	case err == nil:
 		r.Status, r.Detail = OK, "exists and opens read-write"
@@ -141,7 +161,7 @@ func checkKVM(h Host, needed bool) Result {
 		r.Fix = "enable virtualisation in the firmware and load kvm_intel or kvm_amd (modprobe); QEMU still runs guests with tcg"
 	default:
 		r.Status, r.Detail = Missing, "exists but cannot be opened read-write: "+describe(err)
-		r.Fix = "run urunc as root, or give its user rw access to /dev/kvm (group kvm)"
+		r.Fix = "run urunc as root, or give its user rw access to " + device + " (group kvm)"
 	}
 	return r
 }
@@ -167,7 +187,7 @@ func checkAccel(cfg *config.Config, accel vmm.Accel, reason string, err error, k
 	r.Status, r.Detail = OK, fmt.Sprintf("[qemu] accel = %q picks %s (%s)", cfg.QEMU.Accel, accel, reason)
 	if accel == vmm.AccelTCG {
 		r.Status = Warn
-		r.Detail += "; guests are emulated (slow), and firecracker, cloud-hypervisor and hvt cannot run"
+		r.Detail += "; QEMU guests are emulated (slow)"
 		if kvmOK {
 			r.Fix = fmt.Sprintf("set [qemu] accel = %q in %s to use /dev/kvm anyway (a software kvm: some guests fault)",
 				vmm.AccelKVM, cfg.Path)

@@ -41,7 +41,7 @@ func (f *fakeHost) host() Host {
 		},
 		OpenRW:        func(p string) error { return f.missing[p] },
 		HWVirt:        func() bool { return f.hwVirt },
-		KVMUsable:     func() bool { return f.kvm },
+		KVMUsable:     func(p string) bool { return f.kvm && p == kvmDevice },
 		TC:            func() error { return f.tc },
 		Static:        func(p string) (bool, error) { return !f.dynamic, f.missing[p] },
 		QEMUSandbox:   func(string) error { return f.sandbox },
@@ -55,6 +55,9 @@ func testConfig() *config.Config {
 	c.Path = "/etc/urunc/config.toml"
 	return c
 }
+
+// kvmDevice is [host] kvm_device's default, the KVM check's item.
+const kvmDevice = vmm.KVMDevice
 
 func notExist(p string) error { return &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist} }
 
@@ -87,8 +90,15 @@ func TestRun(t *testing.T) {
 		{"version fails", func(f *fakeHost, c *config.Config) {
 			f.versions[c.Binaries["hvt"]] = errors.New("exit status 1")
 		}, "vmm hvt", Warn, "", true},
-		{"cloud-hypervisor without kvm", func(f *fakeHost, _ *config.Config) { f.hwVirt = false },
-			"vmm cloud-hypervisor", Warn, `accel = "kvm"`, true},
+		{"cloud-hypervisor on a software kvm", func(f *fakeHost, _ *config.Config) { f.hwVirt = false },
+			"vmm cloud-hypervisor", Warn, "VT-x", true},
+		{"firecracker without kvm", func(f *fakeHost, _ *config.Config) { f.kvm = false },
+			"vmm firecracker", Warn, "kvm_intel", true},
+		{"hvt with kvm forced off for qemu", func(_ *fakeHost, c *config.Config) { c.QEMU.Accel = vmm.AccelTCG },
+			"vmm hvt", OK, "", true},
+		{"spt needs no kvm", func(f *fakeHost, _ *config.Config) { f.kvm = false }, "vmm spt", OK, "", true},
+		{"kvm device configured elsewhere", func(f *fakeHost, c *config.Config) { c.Host.KVMDevice = "/run/t/kvm" },
+			"vmm firecracker", Warn, "/run/t/kvm", true},
 		{"auto on software kvm picks tcg", func(f *fakeHost, _ *config.Config) { f.hwVirt = false },
 			"accelerator", Warn, `set [qemu] accel = "kvm"`, true},
 		{"no vmx/svm", func(f *fakeHost, _ *config.Config) { f.hwVirt = false }, "cpu virtualisation", Warn, "VT-x", true},

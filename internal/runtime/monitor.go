@@ -17,7 +17,6 @@ import (
 	"github.com/urunc-dev/urunc/internal/initrd"
 	"github.com/urunc-dev/urunc/internal/unikernel"
 	"github.com/urunc-dev/urunc/internal/urunit"
-	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
 // hostDirs are the host folders that hold the VMM, its libraries and its
@@ -189,15 +188,16 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 	out.Mounts = append(append([]specs.Mount{}, s.Mounts...), monitorMounts(vs, self)...)
 	linux := *s.Linux
 	out.Linux = &linux
-	devices := []string{"/dev/net/tun"} // the VMM attaches to the tap start creates
-	if vs.plan.Spec.Accel == vmm.AccelKVM && vs.plan.VMM != vmm.SPT {
-		devices = append(devices, "/dev/kvm") // spt runs guests as a process: no KVM
+	// host path → path in the container
+	devices := [][2]string{{"/dev/net/tun", "/dev/net/tun"}} // the VMM attaches to the tap start creates
+	if vs.kvmDevice != "" {
+		devices = append(devices, [2]string{vs.kvmDevice, "/dev/kvm"})
 	}
 	if vs.block != nil {
-		devices = append(devices, vs.block.Device)
+		devices = append(devices, [2]string{vs.block.Device, vs.block.Device})
 	}
 	for _, d := range devices {
-		if err := addDevice(&out, d); err != nil {
+		if err := addDevice(&out, d[0], d[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -263,16 +263,23 @@ func underAny(p string, dirs []string) bool {
 	return false
 }
 
-// addDevice gives the container a host character device, with a cgroup rule.
-func addDevice(s *specs.Spec, path string) error {
+// addDevice gives the container the host device node host at path, with a
+// cgroup rule.
+func addDevice(s *specs.Spec, host, path string) error {
 	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return fmt.Errorf("device %s: %w", path, err)
+	if err := unix.Stat(host, &st); err != nil {
+		return fmt.Errorf("device %s: %w", host, err)
 	}
 	major, minor := int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
-	typ, mode := "c", os.FileMode(0o666)
-	if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+	var typ string
+	var mode os.FileMode
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		typ, mode = "c", 0o666
+	case unix.S_IFBLK:
 		typ, mode = "b", 0o660 // a disk: only the VMM's user, not everyone
+	default:
+		return fmt.Errorf("device %s: not a character or block device", host)
 	}
 	s.Linux.Devices = append(append([]specs.LinuxDevice{}, s.Linux.Devices...), specs.LinuxDevice{
 		Path: path, Type: typ, Major: major, Minor: minor, FileMode: &mode, UID: &s.Process.User.UID, GID: &s.Process.User.GID,

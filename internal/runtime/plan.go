@@ -51,6 +51,9 @@ type vmSetup struct {
 	trace  string     // host trace file bound into the container, "" for none
 	block  *blockRoot // the rootfs's block device, when the guest boots from it
 	kernel string     // host path of the kernel bound into the container
+	// kvmDevice is the host KVM device node the VMM gets as /dev/kvm, ""
+	// for a VMM that runs without KVM.
+	kvmDevice string
 }
 
 // kernelPath is the host file bound as the guest kernel: the image's, or a
@@ -87,7 +90,7 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, err)
 	}
-	accel, err := r.accel()
+	accel, err := r.accel(v)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +110,10 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	}
 	if meta.InitrdPath != "" || meta.Type == string(guest.Linux) {
 		vs.Initrd = monitorInitrd
+	}
+	var kvmDevice string
+	if accel == vmm.AccelKVM {
+		kvmDevice = r.Config.Host.KVMDevice
 	}
 	if r.Config.API.Socket {
 		switch v.Name() {
@@ -153,7 +160,7 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	if _, err := launcher.Argv(plan, &placeholderNet); err != nil {
 		return nil, err
 	}
-	return &vmSetup{meta: meta, plan: plan}, nil
+	return &vmSetup{meta: meta, plan: plan, kvmDevice: kvmDevice}, nil
 }
 
 // placeholderNet stands for the network start will find, for checking a
@@ -211,11 +218,14 @@ func (r *Runtime) vmmBinary(n vmm.Name) (string, error) {
 	return abs, nil
 }
 
-// accel resolves the configured accelerator against this host.
-func (r *Runtime) accel() (vmm.Accel, error) {
-	a, reason, err := vmm.ResolveAccel(vmm.Accel(r.Config.QEMU.Accel), vmm.HasHWVirt(), vmm.KVMUsable())
+// accel resolves the accelerator VMM v runs with on this host. A VMM that
+// takes none (solo5-spt) never probes the KVM device.
+func (r *Runtime) accel(v vmm.VMM) (vmm.Accel, error) {
+	dev := r.Config.Host.KVMDevice
+	kvm := len(v.Accels()) > 0 && vmm.KVMUsable(dev)
+	a, reason, err := vmm.AccelFor(v, r.Config.QEMU.Accel, vmm.HasHWVirt(), kvm)
 	if err != nil {
-		return "", fmt.Errorf("accelerator: %w", err)
+		return "", fmt.Errorf("accelerator: kvm device %s: %w ([host] kvm_device in %s)", dev, err, r.Config.Path)
 	}
 	r.Log.WithField("accel", a).Debugf("accelerator chosen: %s", reason)
 	return a, nil

@@ -5,18 +5,44 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// ResolveAccel turns the configured accelerator into the one to use, with a
-// short reason to report. It is pure: the host facts come from HasHWVirt and
-// KVMUsable.
+// KVMDevice is the host's KVM device node, the default of [host]
+// kvm_device.
+const KVMDevice = "/dev/kvm"
+
+// AccelFor resolves the accelerator VMM v runs its guest with on this host,
+// with a short reason to report. want is the configured choice ([qemu]
+// accel) and only matters to a VMM that can emulate (lists tcg): a VMM
+// without an emulator needs KVM whatever want says, and a VMM that takes no
+// accelerator (solo5-spt) gets AccelNone and never looks at the KVM device.
+func AccelFor(v VMM, want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
+	accels := v.Accels()
+	switch {
+	case len(accels) == 0:
+		return AccelNone, fmt.Sprintf("%s runs the guest as a process", v.Name()), nil
+	case slices.Contains(accels, AccelTCG):
+		return ResolveAccel(want, hwVirt, kvmDev)
+	case !kvmDev:
+		return "", "", fmt.Errorf("%s: %w: the kvm device cannot be opened read-write, and %s has no "+
+			"emulator to run guests without it (load the kvm module and give the runtime rw access "+
+			"to the device, or run the image on qemu)", v.Name(), ErrKVMUnavailable, v.Name())
+	default:
+		return AccelKVM, fmt.Sprintf("%s runs guests only under kvm", v.Name()), nil
+	}
+}
+
+// ResolveAccel turns the configured accelerator of an emulating VMM (QEMU)
+// into the one to use, with a short reason to report. It is pure: the host
+// facts come from HasHWVirt and KVMUsable.
 //
-//   - auto picks kvm only when the CPU advertises vmx/svm and /dev/kvm is
-//     usable. A /dev/kvm without vmx/svm is a software KVM (e.g. kvm-pvm),
-//     where some guests fault and most boot slower than under TCG.
-//   - kvm is honoured whenever /dev/kvm is usable, and fails otherwise.
+//   - auto picks kvm only when the CPU advertises vmx/svm and the KVM device
+//     is usable. A KVM device without vmx/svm is a software KVM (e.g.
+//     kvm-pvm), where some guests fault and most boot slower than under TCG.
+//   - kvm is honoured whenever the KVM device is usable, and fails otherwise.
 //   - tcg is always honoured.
 func ResolveAccel(want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
 	switch want {
@@ -24,8 +50,8 @@ func ResolveAccel(want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
 		return AccelTCG, "tcg requested", nil
 	case AccelKVM:
 		if !kvmDev {
-			return "", "", fmt.Errorf("accel %q: %w: /dev/kvm cannot be opened read-write "+
-				"(load the kvm module and give the runtime rw access to /dev/kvm, or set accel = %q)",
+			return "", "", fmt.Errorf("accel %q: %w: the kvm device cannot be opened read-write "+
+				"(load the kvm module and give the runtime rw access to it, or set accel = %q)",
 				want, ErrKVMUnavailable, AccelTCG)
 		}
 		if !hwVirt {
@@ -35,11 +61,11 @@ func ResolveAccel(want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
 	case AccelAuto, "":
 		switch {
 		case hwVirt && kvmDev:
-			return AccelKVM, "auto: vmx/svm present and /dev/kvm usable", nil
+			return AccelKVM, "auto: vmx/svm present and the kvm device usable", nil
 		case !kvmDev:
-			return AccelTCG, "auto: /dev/kvm not usable", nil
+			return AccelTCG, "auto: the kvm device is not usable", nil
 		default:
-			return AccelTCG, "auto: /dev/kvm usable but no vmx/svm cpu flag (software kvm)", nil
+			return AccelTCG, "auto: the kvm device is usable but no vmx/svm cpu flag (software kvm)", nil
 		}
 	default:
 		return "", "", fmt.Errorf("accel %q: %w (want %q, %q or %q)",

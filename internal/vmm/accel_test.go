@@ -2,6 +2,8 @@ package vmm
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,8 +18,8 @@ func TestResolveAccel(t *testing.T) {
 	}{
 		{AccelAuto, true, true, AccelKVM, "vmx/svm present", nil},
 		{AccelAuto, false, true, AccelTCG, "software kvm", nil}, // this machine
-		{AccelAuto, true, false, AccelTCG, "/dev/kvm not usable", nil},
-		{AccelAuto, false, false, AccelTCG, "/dev/kvm not usable", nil},
+		{AccelAuto, true, false, AccelTCG, "kvm device is not usable", nil},
+		{AccelAuto, false, false, AccelTCG, "kvm device is not usable", nil},
 		{"", true, true, AccelKVM, "auto", nil},
 		{AccelKVM, true, true, AccelKVM, "kvm requested", nil},
 		{AccelKVM, false, true, AccelKVM, "software kvm", nil},
@@ -41,81 +43,60 @@ func TestResolveAccel(t *testing.T) {
 		})
 	}
 	_, _, err := ResolveAccel(AccelKVM, true, false)
-	if err == nil || !strings.Contains(err.Error(), "/dev/kvm") || !strings.Contains(err.Error(), `"tcg"`) {
-		t.Errorf("kvm without /dev/kvm: error %v should name /dev/kvm and the tcg fix", err)
+	if err == nil || !strings.Contains(err.Error(), "kvm device") || !strings.Contains(err.Error(), `"tcg"`) {
+		t.Errorf("kvm without /dev/kvm: error %v should name the kvm device and the tcg fix", err)
 	}
 }
 
-const cpuinfoAMD = `processor	: 0
-vendor_id	: AuthenticAMD
-cpu MHz		: 2596.120
-flags		: fpu vme de pse tsc msr pae svm_lock lm svm nx
-bugs		: sysret_ss_attrs
-
-processor	: 1
-cpu MHz		: 1800.000
-flags		: fpu vme de svm
-`
-
-const cpuinfoNoVirt = `processor	: 0
-cpu MHz		: 2596.120
-flags		: fpu vme hypervisor vmmcall svm_lock vmx_ept
-`
-
-func TestCPUInfoHasHWVirt(t *testing.T) {
-	cases := map[string]struct {
-		in   string
-		want bool
+// AccelFor asks [qemu] accel only of QEMU: the KVM-only VMMs need the
+// device whatever it says, and solo5-spt never looks at it.
+func TestAccelFor(t *testing.T) {
+	cases := []struct {
+		vmm            Name
+		want           Accel
+		hwVirt, kvmDev bool
+		got            Accel
+		err            error
 	}{
-		"amd svm":        {cpuinfoAMD, true},
-		"intel vmx":      {"flags\t\t: fpu vmx sse\n", true},
-		"lookalikes":     {cpuinfoNoVirt, false},
-		"vmx in bugs":    {"bugs\t\t: vmx\nflags\t: fpu\n", false},
-		"empty":          {"", false},
-		"no colon":       {"flags vmx\n", false},
-		"arm64 features": {"Features\t: fp asimd evtstrm\n", false},
+		{QEMU, AccelAuto, false, false, AccelTCG, nil},
+		{QEMU, AccelKVM, false, false, "", ErrKVMUnavailable},
+		{QEMU, AccelKVM, false, true, AccelKVM, nil},
+		{Firecracker, AccelTCG, true, true, AccelKVM, nil},
+		{Firecracker, AccelAuto, false, true, AccelKVM, nil}, // software kvm: the only choice
+		{Firecracker, AccelAuto, true, false, "", ErrKVMUnavailable},
+		{CloudHypervisor, AccelKVM, true, false, "", ErrKVMUnavailable},
+		{HVT, AccelTCG, false, true, AccelKVM, nil},
+		{HVT, AccelAuto, false, false, "", ErrKVMUnavailable},
+		{SPT, AccelKVM, false, false, AccelNone, nil},
+		{SPT, "hvf", true, true, AccelNone, nil},
 	}
-	for name, c := range cases {
+	for _, c := range cases {
+		name := fmt.Sprintf("%s/%s/hw=%v/dev=%v", c.vmm, c.want, c.hwVirt, c.kvmDev)
 		t.Run(name, func(t *testing.T) {
-			if got := cpuInfoHasHWVirt(strings.NewReader(c.in)); got != c.want {
-				t.Fatalf("got %v, want %v", got, c.want)
+			v, err := Get(c.vmm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, reason, err := AccelFor(v, c.want, c.hwVirt, c.kvmDev)
+			if !errors.Is(err, c.err) || got != c.got {
+				t.Fatalf("AccelFor = %q, %q, %v; want %q, %v", got, reason, err, c.got, c.err)
+			}
+			if err != nil && (!strings.Contains(err.Error(), string(c.vmm)) && c.vmm != QEMU) {
+				t.Errorf("error %q does not name the VMM", err)
+			}
+			if err == nil && reason == "" {
+				t.Errorf("no reason given for %q", got)
 			}
 		})
-	}
-}
-
-func TestCPUInfoMHzkHz(t *testing.T) {
-	cases := map[string]struct {
-		in   string
-		want uint64
-	}{
-		"first cpu":   {cpuinfoAMD, 2596120},
-		"rounding":    {"cpu MHz\t\t: 2999.9996\n", 3000000},
-		"absent":      {"flags\t: fpu\n", 0},
-		"malformed":   {"cpu MHz\t\t: fast\n", 0},
-		"negative":    {"cpu MHz\t\t: -1\n", 0},
-		"empty input": {"", 0},
-	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			if got := cpuInfoMHzkHz(strings.NewReader(c.in)); got != c.want {
-				t.Fatalf("got %d, want %d", got, c.want)
-			}
-		})
-	}
-}
-
-func TestParseKHz(t *testing.T) {
-	for in, want := range map[string]uint64{"2596120\n": 2596120, "": 0, "x": 0, "-5": 0} {
-		if got := parseKHz(in); got != want {
-			t.Errorf("parseKHz(%q) = %d, want %d", in, got, want)
-		}
 	}
 }
 
 // TestHostProbes only checks the probes run; their answers depend on the host.
 func TestHostProbes(t *testing.T) {
-	hw, dev := HasHWVirt(), KVMUsable()
+	if KVMUsable(filepath.Join(t.TempDir(), "kvm")) {
+		t.Error("a missing kvm device is usable")
+	}
+	hw, dev := HasHWVirt(), KVMUsable(KVMDevice)
 	accel, reason, err := ResolveAccel(AccelAuto, hw, dev)
 	t.Logf("hwvirt=%v kvm=%v tsc=%dkHz -> %s (%s), %v", hw, dev, HostTSCkHz(), accel, reason, err)
 	if err != nil {

@@ -42,6 +42,9 @@ func init() { register(cloudHypervisor{}) }
 // Name implements VMM.
 func (cloudHypervisor) Name() Name { return CloudHypervisor }
 
+// Accels implements VMM: Cloud Hypervisor has no emulator.
+func (cloudHypervisor) Accels() []Accel { return []Accel{AccelKVM} }
+
 // Validate implements Validator.
 func (c cloudHypervisor) Validate(s Spec) error {
 	if err := validateBase(s); err != nil {

@@ -56,6 +56,9 @@ func init() { register(firecracker{}) }
 // Name implements VMM.
 func (firecracker) Name() Name { return Firecracker }
 
+// Accels implements VMM: Firecracker has no emulator.
+func (firecracker) Accels() []Accel { return []Accel{AccelKVM} }
+
 const (
 	firecrackerConfigFile = "firecracker.json"
 	firecrackerMaxVCPUs   = 32

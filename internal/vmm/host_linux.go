@@ -9,7 +9,6 @@ import (
 // Host probe paths.
 const (
 	cpuInfoPath = "/proc/cpuinfo"
-	kvmPath     = "/dev/kvm"
 	// tscFreqPath is exposed by some kernels (not mainline); it is the exact
 	// TSC frequency the kernel calibrated, so it wins over "cpu MHz".
 	tscFreqPath = "/sys/devices/system/cpu/cpu0/tsc_freq_khz"
@@ -26,10 +25,10 @@ func HasHWVirt() bool {
 	return cpuInfoHasHWVirt(f)
 }
 
-// KVMUsable reports whether /dev/kvm can be opened read-write by this
-// process.
-func KVMUsable() bool {
-	f, err := os.OpenFile(kvmPath, os.O_RDWR, 0)
+// KVMUsable reports whether the KVM device at path (KVMDevice unless
+// configured otherwise) can be opened read-write by this process.
+func KVMUsable(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return false
 	}

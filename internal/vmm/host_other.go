@@ -6,7 +6,7 @@ package vmm
 func HasHWVirt() bool { return false }
 
 // KVMUsable is false off Linux.
-func KVMUsable() bool { return false }
+func KVMUsable(string) bool { return false }
 
 // HostTSCkHz is unknown off Linux.
 func HostTSCkHz() uint64 { return 0 }

@@ -26,6 +26,9 @@ func init() { register(qemu{}) }
 // Name implements VMM.
 func (qemu) Name() Name { return QEMU }
 
+// Accels implements VMM: QEMU emulates the CPU (tcg) where KVM is absent.
+func (qemu) Accels() []Accel { return []Accel{AccelKVM, AccelTCG} }
+
 // GuestChannels implements GuestChannels: isa-debug-exit and COM2.
 func (qemu) GuestChannels() {}
 

@@ -52,6 +52,15 @@ func init() {
 // Name implements VMM.
 func (t solo5) Name() Name { return t.name }
 
+// Accels implements VMM: hvt runs the guest under KVM only; spt runs it as
+// a seccomp-confined process and takes no accelerator.
+func (t solo5) Accels() []Accel {
+	if t.kvm {
+		return []Accel{AccelKVM}
+	}
+	return nil
+}
+
 const (
 	solo5MaxCmdline = 8191 // HVT_CMDLINE_SIZE minus the NUL
 	solo5MaxPath    = 4096 // PATH_MAX, the tender's sscanf width

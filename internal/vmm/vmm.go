@@ -29,6 +29,9 @@ const (
 	AccelKVM  Accel = "kvm"
 	AccelTCG  Accel = "tcg"
 	AccelAuto Accel = "auto" // resolved by a host probe before Args is called
+	// AccelNone is the accelerator of a VMM that runs its guest as a host
+	// process (solo5-spt): no /dev/kvm, no emulator.
+	AccelNone Accel = "none"
 )
 
 // KernelFormat is what inspection of the kernel image found; it decides the
@@ -56,7 +59,7 @@ type Spec struct {
 	Cmdline      string       // guest kernel command line, from the guest type
 	MemoryMiB    uint64
 	VCPUs        int
-	Accel        Accel // kvm or tcg; never auto here
+	Accel        Accel // kvm, tcg or none (AccelFor); never auto here
 	ExitDevice   bool  // guest reports its exit status through an exit device
 	// ExitPort and ExitPortSize place the exit device: 0 for urunit's
 	// port (0x501) and a 2-byte window. Hermit writes to 0xf4, 4 bytes.
@@ -147,6 +150,10 @@ type GuestChannels interface {
 // VMM builds the argv (argv[0] = Spec.Binary) that boots Spec.
 type VMM interface {
 	Name() Name
+	// Accels lists the accelerators the VMM can run a guest with, the
+	// preferred first; none for a VMM that runs it as a host process.
+	// Only a VMM that lists tcg lets [qemu] accel choose (AccelFor).
+	Accels() []Accel
 	Args(s Spec) ([]string, error)
 }
 

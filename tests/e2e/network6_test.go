@@ -256,7 +256,7 @@ func TestNetworkGuestIPv6Config(t *testing.T) {
 func TestNetworkIPv6OnlyRefusedCleanly(t *testing.T) {
 	e := setup(t, false)
 	dir := siInstallStandin(t)
-	siConfig(t, e, "spt", filepath.Join(dir, "solo5-spt"))
+	siConfig(t, e, "spt", filepath.Join(dir, "solo5-spt"), filepath.Join(t.TempDir(), "no-kvm"))
 	r := e.runtime(t)
 	tn := newTestNet(t, 10)
 	addIPv6(t, tn, 10, true)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/urunc-dev/urunc/internal/network"
 	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
@@ -72,6 +73,9 @@ type siCase struct {
 	real   func(t *testing.T, e *env, bin string) // boots a real guest with the real binary
 	noNIC  bool                                   // the guest declares no NIC: the VMM gets no tap
 	config string                                 // extra urunc config lines
+	// kvmAbsent names a missing node as [host] kvm_device: the case runs
+	// as on a host without KVM, whatever this one has.
+	kvmAbsent bool
 	// filtered: urunc installs its own seccomp filter for this VMM
 	// (solo5-hvt, which has none), on top of the container's profile.
 	filtered bool
@@ -110,15 +114,18 @@ var siCases = []siCase{
 	{name: "spt-block-only", vmm: "spt", binary: "solo5-spt", netN: 26, noNIC: true,
 		bundle: siNonRoot(siSolo5Bundle("spt", "mirage", solo5elf.TargetSPT, false)),
 		argv:   siSolo5Argv("mirage", false), extra: siRunsAsUser},
+	// solo5-spt takes no accelerator: [qemu] accel = "kvm" on a host
+	// without KVM is QEMU's business, not spt's.
+	{name: "spt-no-kvm-accel-kvm", vmm: "spt", binary: "solo5-spt", netN: 29, kvmAbsent: true,
+		config: "[qemu]\naccel = \"kvm\"\n",
+		bundle: siNonRoot(siSolo5Bundle("spt", "mirage", solo5elf.TargetSPT, true)),
+		argv:   siSolo5Argv("mirage", true), extra: siRunsAsUser},
 }
 
 // TestStandinVMMs runs every non-QEMU VMM through urunc create + start with
 // the stand-in, and each real VMM when it is installed.
 func TestStandinVMMs(t *testing.T) {
 	e := setup(t, false)
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skip("/dev/kvm missing: firecracker, cloud-hypervisor and hvt need kvm (the stand-in only opens it)")
-	}
 	dir := siInstallStandin(t)
 	for _, c := range siCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,17 +166,38 @@ func siInstallStandin(t *testing.T) string {
 	return dir
 }
 
-// siConfig writes a urunc config naming bin for one VMM, with KVM forced:
-// these VMMs have no TCG mode, and on a software-KVM host auto picks tcg.
-func siConfig(t *testing.T, e *env, vmmName, bin string, extra ...string) {
-	writeFile(t, e.config, fmt.Sprintf("[qemu]\naccel = \"kvm\"\n\n[linux]\nurunit = %q\n\n[binaries]\n%q = %q\n\n%s",
-		filepath.Join(e.bin, "urunit"), vmmName, bin, strings.Join(extra, "")))
+// siConfig writes a urunc config naming bin for one VMM and kvmDev as the
+// KVM device.
+func siConfig(t *testing.T, e *env, vmmName, bin, kvmDev string, extra ...string) {
+	writeFile(t, e.config, fmt.Sprintf("[host]\nkvm_device = %q\n\n[linux]\nurunit = %q\n\n[binaries]\n%q = %q\n\n%s",
+		kvmDev, filepath.Join(e.bin, "urunit"), vmmName, bin, strings.Join(extra, "")))
+}
+
+// siKVM is the KVM device the stand-in cases give urunc: the host's when
+// it opens read-write, else a node of /dev/null's numbers, which the
+// stand-in opens as it would /dev/kvm. So the paths of the KVM-only VMMs
+// run on every host, with or without KVM.
+func siKVM(t *testing.T) string {
+	t.Helper()
+	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+		f.Close()
+		return "/dev/kvm"
+	}
+	dev := filepath.Join(t.TempDir(), "kvm")
+	if err := unix.Mknod(dev, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatalf("make a stand-in kvm device: %v", err)
+	}
+	return dev
 }
 
 // siRunCase creates and starts the stand-in container, then checks what
 // the stand-in recorded.
 func siRunCase(t *testing.T, e *env, c siCase, bin string) {
-	siConfig(t, e, c.vmm, bin, c.config)
+	kvm := siKVM(t)
+	if c.kvmAbsent {
+		kvm = filepath.Join(t.TempDir(), "no-kvm")
+	}
+	siConfig(t, e, c.vmm, bin, kvm, c.config)
 	r := e.runtime(t)
 	tn := newTestNet(t, c.netN)
 	b := c.bundle(t, e)
@@ -177,8 +205,12 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 	id := "si-" + c.name
 	out, _ := siCreateStart(t, r, b.write(), id)
 	s := r.waitStatus(id, "stopped", 30*time.Second)
-	if s.Annotations["com.urunc.vm.accel"] != "kvm" {
-		t.Errorf("accel annotation %q, want kvm", s.Annotations["com.urunc.vm.accel"])
+	wantAccel := "kvm"
+	if c.vmm == "spt" {
+		wantAccel = "none"
+	}
+	if got := s.Annotations["com.urunc.vm.accel"]; got != wantAccel {
+		t.Errorf("accel annotation %q, want %s", got, wantAccel)
 	}
 	run := siRun{bin: bin, tap: network.TapName(id), mac: siMAC(t, tn), tn: tn, rep: siDecode(t, out)}
 	r.ok("delete", id)
@@ -608,7 +640,7 @@ func siRunsAsUser(t *testing.T, r siRun) {
 // line on the console.
 func siRealLinux(hypervisor string) func(*testing.T, *env, string) {
 	return func(t *testing.T, e *env, bin string) {
-		siConfig(t, e, hypervisor, bin)
+		siConfig(t, e, hypervisor, bin, "/dev/kvm")
 		r := e.runtime(t)
 		b := siLinuxBundle(hypervisor)(t, e)
 		id := "si-real-" + hypervisor
@@ -629,7 +661,7 @@ func siRealSolo5(hypervisor string) func(*testing.T, *env, string) {
 		if kernel == "" {
 			t.Skipf("%s not set: the real %s variant needs a Solo5 test_hello unikernel built for it", key, hypervisor)
 		}
-		siConfig(t, e, hypervisor, bin)
+		siConfig(t, e, hypervisor, bin, "/dev/kvm")
 		r := e.runtime(t)
 		b := newBundle(t, baseSpec("mirage"))
 		copyFile(t, kernel, b.rootfs("unikernel"), 0o644)
@@ -663,12 +695,9 @@ func siKeys[V any](m map[string]V) []string {
 // nothing.
 func TestStandinHVTFilterRefused(t *testing.T) {
 	e := setup(t, false)
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skip("/dev/kvm missing: hvt needs kvm (the stand-in only opens it)")
-	}
 	dir := siInstallStandin(t)
 	bin := filepath.Join(dir, "solo5-hvt")
-	siConfig(t, e, "hvt", bin)
+	siConfig(t, e, "hvt", bin, siKVM(t))
 	r := e.runtime(t)
 	b := siSolo5Bundle("hvt", "rumprun", solo5elf.TargetHVT, false)(t, e)
 	b.spec.Linux.Seccomp = &specs.LinuxSeccomp{
@@ -689,4 +718,29 @@ func TestStandinHVTFilterRefused(t *testing.T) {
 		t.Errorf("stand-in processes left: %v", left)
 	}
 	r.assertClean()
+}
+
+// On a host without KVM, the VMMs with no emulator are refused at create,
+// naming the VMM and the setting, whatever [qemu] accel says, and nothing
+// is left behind.
+func TestStandinKVMOnlyWithoutKVM(t *testing.T) {
+	e := setup(t, false)
+	dir := siInstallStandin(t)
+	for _, c := range siCases {
+		if c.vmm == "spt" || c.config != "" || c.noNIC {
+			continue // spt needs no KVM; one case per VMM is enough
+		}
+		t.Run(c.name, func(t *testing.T) {
+			siConfig(t, e, c.vmm, filepath.Join(dir, c.binary), filepath.Join(t.TempDir(), "no-kvm"),
+				"[qemu]\naccel = \"tcg\"\n")
+			r := e.runtime(t)
+			res := r.urunc("create", "--bundle", c.bundle(t, e).write(), "nokvm-"+c.name)
+			lines := nonEmptyLines(res.stderr)
+			if res.code == 0 || len(lines) != 1 || !strings.Contains(lines[0], "kvm_device") ||
+				!strings.Contains(lines[0], c.vmm+" has no emulator") {
+				t.Errorf("create of %s without kvm: exit %d, stderr %q; want one line naming %s and [host] kvm_device",
+					c.vmm, res.code, res.stderr, c.vmm)
+			}
+		})
+	}
 }
