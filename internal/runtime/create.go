@@ -25,8 +25,8 @@ type CreateOpts struct {
 // Create creates a container and, unless opts says run, leaves it created;
 // it returns the container's exit status for a foreground run.
 func (r *Runtime) Create(opts CreateOpts, run bool) (int, error) {
-	if opts.ID == vmDirName {
-		return -1, fmt.Errorf("container id %q is reserved by urunc", opts.ID)
+	if err := ValidateID(opts.ID); err != nil {
+		return -1, err
 	}
 	tr := r.tracer(opts.ID)
 	tr.Mark("create")
@@ -99,6 +99,12 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 		if err := r.planBlockRoot(vs); err != nil {
 			return nil, nil, nil, err
 		}
+		lock, err := r.claimVMDir(opts.ID)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		// Held until libcontainer's state exists, which then guards the id.
+		defer lock.Close()
 		undo = func() { r.removeVMDir(opts.ID) }
 		if err := r.prepareVM(opts.ID, vs, spec); err != nil {
 			undo()

@@ -73,7 +73,11 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 func (r *Runtime) Delete(id string, force bool) error {
 	c, err := r.load(id)
 	if errors.Is(err, libcontainer.ErrNotExist) {
-		r.removeVMDir(id) // a create that died half-way may have left it
+		// A create that died half-way may have left a VM folder; one that
+		// is still running holds it, and keeps it.
+		if serr := r.removeStaleVMDir(id); serr != nil {
+			return serr
+		}
 		if force {
 			return nil
 		}

@@ -3,7 +3,6 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,13 +26,11 @@ var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/l
 // prepareVM creates the container's VM folder: the monitor root that
 // becomes the container's root, the plan and, for Linux guests, the initrd.
 func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
-	vs.dir = r.vmDir(id)
+	vs.dir = r.vmDir(id) // claimed by create, 0700
+	// The VMM, maybe not root, walks these inside its container; nothing
+	// in them is readable by others (the plan and initrd are its own).
 	for _, d := range []string{"rootfs", shareDir, runDir} {
-		err := os.MkdirAll(filepath.Join(vs.dir, d), 0o711)
-		if errors.Is(err, os.ErrNotExist) { // a delete removed the empty parent meanwhile
-			err = os.MkdirAll(filepath.Join(vs.dir, d), 0o711)
-		}
-		if err != nil {
+		if err := os.Mkdir(filepath.Join(vs.dir, d), 0o711); err != nil {
 			return fmt.Errorf("create vm folder: %w", err)
 		}
 	}

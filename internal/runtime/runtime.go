@@ -60,8 +60,8 @@ var ErrUnikernelExec = errors.New("exec is not supported for unikernel container
 
 // load opens an existing container.
 func (r *Runtime) load(id string) (*libcontainer.Container, error) {
-	if id == "" {
-		return nil, errors.New("container id cannot be empty")
+	if err := ValidateID(id); err != nil {
+		return nil, err
 	}
 	c, err := libcontainer.Load(r.Root, id)
 	if err != nil {

@@ -77,6 +77,9 @@ func (r *Runtime) startStopWatch(id string, sig unix.Signal, delivered bool) err
 // again while the guest has not taken it, and kills the VMM when the grace
 // period is over.
 func (r *Runtime) StopWatch(id string, sig unix.Signal, delivered bool) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
 	deadline := time.Now().Add(time.Duration(r.Config.Linux.StopGraceSeconds) * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := libcontainer.Load(r.Root, id)

@@ -63,6 +63,32 @@ func TestBadInputs(t *testing.T) {
 			r.e = &e2
 			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
 		}, "qemu"},
+		// An id is one folder name, by runc's rule, for every verb: the
+		// sentinel beside the state root must survive each attempt.
+		{"id climbing out of the state root", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(*bundle) {}), "../.."}
+		}, "invalid container id"},
+		{"id with a slash", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(*bundle) {}), "a/b"}
+		}, "invalid container id"},
+		{"id of dots", func(t *testing.T, r *runtime) []string {
+			return []string{"run", "-b", busyboxBundle(t, "true").write(), ".."}
+		}, "invalid container id"},
+		{"id with a space", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(*bundle) {}), "a b"}
+		}, "invalid container id"},
+		{"id too long", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(*bundle) {}), strings.Repeat("x", 256)}
+		}, "at most 255"},
+		{"id reserved", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(*bundle) {}), ".urunc"}
+		}, "reserved"},
+		{"delete of a climbing id", func(t *testing.T, r *runtime) []string {
+			return []string{"delete", "--force", "../../.."}
+		}, "invalid container id"},
+		{"kill of a climbing id", func(t *testing.T, r *runtime) []string {
+			return []string{"kill", "../..", "KILL"}
+		}, "invalid container id"},
 		{"unknown container id", func(t *testing.T, r *runtime) []string {
 			return []string{"state", "nosuch"}
 		}, "nosuch"},
@@ -99,6 +125,13 @@ func TestBadInputs(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.runtime(t)
+			sentinel := filepath.Join(filepath.Dir(r.root), "sentinel")
+			writeFile(t, sentinel, "")
+			defer func() {
+				if _, err := os.Stat(sentinel); err != nil {
+					t.Errorf("a file beside the state root is gone: %v", err)
+				}
+			}()
 			res := r.urunc(tc.args(t, r)...)
 			if res.code == 0 {
 				t.Fatalf("exit 0, want an error; stdout %q", res.stdout)
