@@ -191,7 +191,7 @@ func writePidFile(path string, p *libcontainer.Process) error {
 	if err != nil {
 		return fmt.Errorf("pid file: %w", err)
 	}
-	return writeFileAtomic(path, []byte(strconv.Itoa(pid)), 0o644)
+	return writeFileAtomic(path, []byte(strconv.Itoa(pid)), 0o644, -1, -1)
 }
 
 // tty wires a terminal: to the caller's console socket when detached, or to

@@ -105,11 +105,15 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 		files = append(files, mods...)
 	}
 	vs.initrd = filepath.Join(vs.dir, "initrd")
-	out, err := os.OpenFile(vs.initrd, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	// The initrd holds the rootfs, args and env: the VMM's user alone reads it.
+	out, err := os.OpenFile(vs.initrd, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("create initrd: %w", err)
 	}
 	defer out.Close()
+	if err := out.Chown(int(vs.plan.GuestSpec.UID), int(vs.plan.GuestSpec.GID)); err != nil {
+		return fmt.Errorf("create initrd: %w", err)
+	}
 	if meta.InitrdPath != "" {
 		if err := appendFile(out, meta.InitrdPath); err != nil {
 			return err

@@ -47,7 +47,7 @@ func (r *Runtime) setupNetwork(id string, c *libcontainer.Container) error {
 	if found == nil {
 		return nil
 	}
-	return writeJSON(filepath.Join(r.vmDir(id), shareDir, launcher.NetworkFile), found)
+	return writeVMFile(filepath.Join(r.vmDir(id), shareDir, launcher.NetworkFile), found, plan.GuestSpec)
 }
 
 // checkGuestNetwork builds the launcher's VMM command line for the network

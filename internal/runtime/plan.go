@@ -275,24 +275,33 @@ func guestSpec(meta *unikernel.Config, s *specs.Spec) guest.Spec {
 
 // writePlan stores the plan atomically in the VM folder.
 func writePlan(dir string, p launcher.Plan) error {
-	return writeJSON(filepath.Join(dir, shareDir, launcher.PlanFile), p)
+	return writeVMFile(filepath.Join(dir, shareDir, launcher.PlanFile), p, p.GuestSpec)
 }
 
-func writeJSON(path string, v any) error {
+// writeVMFile writes a file of the VM folder that holds the application's
+// args, env or network: readable by the VMM's user alone, who reads it
+// inside the container, and by root.
+func writeVMFile(path string, v any, owner guest.Spec) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
-	return writeFileAtomic(path, data, 0o644)
+	return writeFileAtomic(path, data, 0o600, int(owner.UID), int(owner.GID))
 }
 
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// writeFileAtomic writes path through a temporary file renamed over it,
+// owned by uid:gid (-1 keeps urunc's).
+func writeFileAtomic(path string, data []byte, mode os.FileMode, uid, gid int) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chown(uid, gid); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
