@@ -57,6 +57,9 @@ type Network struct {
 	IP6        string `json:"ip6,omitempty"`
 	PrefixLen6 int    `json:"prefixLen6,omitempty"`
 	Gateway6   string `json:"gateway6,omitempty"`
+	// IngressQdisc: the interface's ingress qdisc is urunc's, for delete
+	// (network.Wiring).
+	IngressQdisc bool `json:"ingressQdisc,omitempty"`
 }
 
 // Files in the folder that create and start share with the launcher.

@@ -55,6 +55,17 @@ type Interface struct {
 	Gateway6 net.IP
 }
 
+// Wiring is what Setup made in a namespace, recorded so that Teardown
+// removes exactly that and no other container's redirect.
+type Wiring struct {
+	Interface string `json:"interface"`
+	Tap       string `json:"tap"`
+	// IngressQdisc: the interface's ingress qdisc is urunc's (Setup made
+	// it, or it held only stale urunc redirects), so Teardown removes it
+	// once no filter is left on it.
+	IngressQdisc bool `json:"ingressQdisc,omitempty"`
+}
+
 // Mask returns the IPv4 netmask for PrefixLen.
 func (i Interface) Mask() net.IPMask {
 	return net.CIDRMask(i.PrefixLen, 8*net.IPv4len)

@@ -73,17 +73,21 @@ func TestSetupTeardown(t *testing.T) {
 	tn := newTestNet(t)
 	tap := TapName(t.Name())
 	var tapLink netlink.Link
+	var w Wiring
 	tn.inCtr(t, func() error {
 		ifc, err := Discover("")
 		if err != nil {
 			return err
 		}
-		if err := Setup(ifc, tap, testUID, testGID); err != nil {
+		if w, err = Setup(ifc, tap, testUID, testGID); err != nil {
 			return err
 		}
 		tapLink, err = netlink.LinkByName(tap)
 		return err
 	})
+	if want := (Wiring{Interface: ctrIf, Tap: tap, IngressQdisc: true}); w != want {
+		t.Errorf("Setup recorded %+v, want %+v", w, want)
+	}
 	tt, ok := tapLink.(*netlink.Tuntap)
 	if !ok {
 		t.Fatalf("link %q is %T, want *netlink.Tuntap", tap, tapLink)
@@ -100,7 +104,7 @@ func TestSetupTeardown(t *testing.T) {
 	checkRedirect(t, tn, tap, ctrIf)
 
 	for i := range 2 {
-		tn.inCtr(t, func() error { return Teardown(ctrIf, tap) })
+		tn.inCtr(t, func() error { return Teardown(w) })
 		if out := tn.tc(t, "qdisc", "show", "dev", ctrIf); strings.Contains(out, "ingress") {
 			t.Errorf("teardown %d: ingress qdisc left on %s:\n%s", i+1, ctrIf, out)
 		}
@@ -127,15 +131,86 @@ func checkRedirect(t *testing.T, tn *testNet, from, to string) {
 	}
 }
 
+// In a pod's namespace, container A's guest exits, B starts and takes the
+// interface over, then A is deleted: A's teardown removes A's tap alone,
+// and B's redirect stays. A filter of another tool on the interface
+// survives both.
+func TestTeardownLeavesOthers(t *testing.T) {
+	tn := newTestNet(t)
+	tapA, tapB := TapName(t.Name()+"A"), TapName(t.Name()+"B")
+	tn.tc(t, "qdisc", "add", "dev", ctrIf, "ingress")
+	tn.tc(t, "filter", "add", "dev", ctrIf, "ingress", "prio", "7", "protocol", "ip", "u32", "match", "u32", "0", "0", "flowid", "1:1")
+	var wA, wB Wiring
+	tn.inCtr(t, func() error {
+		ifc, err := Discover("")
+		if err != nil {
+			return err
+		}
+		if wA, err = Setup(ifc, tapA, testUID, testGID); err != nil {
+			return err
+		}
+		// A's VMM is gone: its tap has no carrier (nobody ever held it).
+		wB, err = Setup(ifc, tapB, testUID, testGID)
+		return err
+	})
+	if wA.IngressQdisc || wB.IngressQdisc {
+		t.Errorf("the ingress qdisc another tool made is recorded as urunc's: %+v %+v", wA, wB)
+	}
+	tn.inCtr(t, func() error { return Teardown(wA) })
+	out := tn.tc(t, "filter", "show", "dev", ctrIf, "ingress")
+	if !strings.Contains(out, "Egress Redirect to device "+tapB) || strings.Contains(out, tapA) {
+		t.Errorf("after A's teardown, filters on %s:\n%s\nwant B's redirect only (and the foreign filter)", ctrIf, out)
+	}
+	if !strings.Contains(out, "pref 7") {
+		t.Errorf("the foreign filter is gone:\n%s", out)
+	}
+	if links := sh(t, "ip", "-n", tn.ctr, "-o", "link", "show"); strings.Contains(links, tapA) || !strings.Contains(links, tapB) {
+		t.Errorf("links after A's teardown:\n%s\nwant %s gone and %s kept", links, tapA, tapB)
+	}
+	tn.inCtr(t, func() error { return Teardown(wB) })
+	out = tn.tc(t, "filter", "show", "dev", ctrIf, "ingress")
+	if strings.Contains(out, "Redirect") || !strings.Contains(out, "pref 7") {
+		t.Errorf("after B's teardown, filters on %s:\n%s\nwant the foreign filter only", ctrIf, out)
+	}
+}
+
+// A qdisc urunc made, taken over by the next container, goes with the
+// last one.
+func TestTeardownAdoptedQdisc(t *testing.T) {
+	tn := newTestNet(t)
+	tapA, tapB := TapName(t.Name()+"A"), TapName(t.Name()+"B")
+	var wA, wB Wiring
+	tn.inCtr(t, func() error {
+		ifc, err := Discover("")
+		if err != nil {
+			return err
+		}
+		if wA, err = Setup(ifc, tapA, testUID, testGID); err != nil {
+			return err
+		}
+		wB, err = Setup(ifc, tapB, testUID, testGID)
+		return err
+	})
+	if !wA.IngressQdisc || !wB.IngressQdisc {
+		t.Errorf("wirings %+v %+v: both should own the qdisc (A made it, B took it over)", wA, wB)
+	}
+	tn.inCtr(t, func() error { return Teardown(wA) })
+	checkRedirect(t, tn, ctrIf, tapB)
+	tn.inCtr(t, func() error { return Teardown(wB) })
+	if out := tn.tc(t, "qdisc", "show", "dev", ctrIf); strings.Contains(out, "ingress") {
+		t.Errorf("ingress qdisc left after the last teardown:\n%s", out)
+	}
+}
+
 func TestSetupErrors(t *testing.T) {
 	tn := newTestNet(t)
 	ifc := &Interface{Name: ctrIf}
 	var notTap, badName, noIfc, badOwner error
 	tn.inCtr(t, func() error {
-		notTap = Setup(ifc, "aux0", 0, 0)
-		badName = Setup(ifc, "this-name-is-too-long", 0, 0)
-		noIfc = Setup(nil, "tap0", 0, 0)
-		badOwner = Setup(ifc, "tap0", 1000, -1)
+		_, notTap = Setup(ifc, "aux0", 0, 0)
+		_, badName = Setup(ifc, "this-name-is-too-long", 0, 0)
+		_, noIfc = Setup(nil, "tap0", 0, 0)
+		_, badOwner = Setup(ifc, "tap0", 1000, -1)
 		return nil
 	})
 	if !errors.Is(notTap, ErrNotTap) {
@@ -190,10 +265,10 @@ func TestRedirect(t *testing.T) {
 			return err
 		}
 		// The first Setup plays a crashed container's leftovers.
-		if err := Setup(ifc, tap, testUID, testGID); err != nil {
+		if _, err := Setup(ifc, tap, testUID, testGID); err != nil {
 			return err
 		}
-		if err := Setup(ifc, tap, testUID, testGID); err != nil {
+		if _, err := Setup(ifc, tap, testUID, testGID); err != nil {
 			return err
 		}
 		guest, err = openTap(tap)

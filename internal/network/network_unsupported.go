@@ -6,10 +6,10 @@ package network
 func Discover(name string) (*Interface, error) { return nil, ErrNotSupported }
 
 // Setup is not supported off Linux.
-func Setup(ifc *Interface, tap string, uid, gid int) error { return ErrNotSupported }
+func Setup(ifc *Interface, tap string, uid, gid int) (Wiring, error) { return Wiring{}, ErrNotSupported }
 
 // Teardown is not supported off Linux.
-func Teardown(ifcName, tap string) error { return ErrNotSupported }
+func Teardown(w Wiring) error { return ErrNotSupported }
 
 // InNamespace is not supported off Linux.
 func InNamespace(path string, f func() error) error { return ErrNotSupported }

@@ -42,7 +42,8 @@ func TestTapOwner(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return Setup(ifc, tap, testUID, testGID)
+		_, err = Setup(ifc, tap, testUID, testGID)
+		return err
 	})
 	bin := worldExecutableCopy(t)
 	for _, tc := range []struct {

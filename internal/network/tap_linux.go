@@ -3,6 +3,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -26,23 +27,92 @@ const filterPriority = 1
 // supplementary group (the kernel checks both, and netlink always sets the
 // group), so pass the VMM process's own uid and gid; 0, 0 for a root VMM.
 //
-// A stale tap or ingress qdisc left by an earlier container is removed
-// first: urunc owns the ingress qdiscs of both devices. On failure, whatever
-// Setup made is removed again.
-func Setup(ifc *Interface, tap string, uid, gid int) error {
+// What an earlier container of the namespace left is removed first: a tap
+// of the same name, and the redirects of ifc to urunc taps that no VMM
+// holds any more (or to a device that is gone, which would drop every
+// frame). Nothing else on ifc is touched: its ingress qdisc is shared with
+// whatever else filters there. The Wiring returned says what Setup made,
+// for Teardown; on failure, that is removed again.
+func Setup(ifc *Interface, tap string, uid, gid int) (Wiring, error) {
 	if err := checkSetup(ifc, tap, uid, gid); err != nil {
-		return err
+		return Wiring{}, err
 	}
 	if err := checkFree(ifc.Name, tap); err != nil {
-		return err
+		return Wiring{}, err
 	}
-	if err := Teardown(ifc.Name, tap); err != nil {
-		return fmt.Errorf("remove stale network set-up: %w", err)
+	w := Wiring{Interface: ifc.Name, Tap: tap}
+	adopt, err := removeStale(ifc.Name, tap)
+	if err != nil {
+		return Wiring{}, fmt.Errorf("remove stale network set-up: %w", err)
 	}
-	if err := setup(ifc, tap, uint32(uid), uint32(gid)); err != nil {
-		return errors.Join(err, Teardown(ifc.Name, tap))
+	w.IngressQdisc = adopt
+	if err := setup(ifc, tap, uint32(uid), uint32(gid), &w); err != nil {
+		return Wiring{}, errors.Join(err, Teardown(w))
 	}
-	return nil
+	return w, nil
+}
+
+// removeStale removes the tap called tap and the redirects of ifcName that
+// lead to it, to a urunc tap no VMM holds, or to no device. It reports
+// whether the ingress qdisc is left empty by that: then it was urunc's.
+func removeStale(ifcName, tap string) (bool, error) {
+	link, err := linkByName(ifcName)
+	if err != nil || link == nil {
+		return false, err
+	}
+	filters, err := netlink.FilterList(link, netlink.HANDLE_MIN_INGRESS)
+	if err != nil {
+		return false, fmt.Errorf("list ingress filters of %q: %w", ifcName, err)
+	}
+	removed := 0
+	for _, f := range filters {
+		target, ok := redirectTarget(f)
+		if !ok || !staleTarget(target, tap) {
+			continue
+		}
+		if err := netlink.FilterDel(f); err != nil && !errors.Is(err, unix.ENOENT) {
+			return false, fmt.Errorf("delete stale redirect of %q: %w", ifcName, err)
+		}
+		removed++
+	}
+	if err := deleteTap(tap); err != nil {
+		return false, err
+	}
+	return removed > 0 && removed == len(filters), nil
+}
+
+// redirectTarget is the device index a urunc-style filter (u32 with one
+// mirred action) redirects to.
+func redirectTarget(f netlink.Filter) (int, bool) {
+	u, ok := f.(*netlink.U32)
+	if !ok {
+		return 0, false
+	}
+	for _, a := range u.Actions {
+		if m, ok := a.(*netlink.MirredAction); ok {
+			return m.Ifindex, true
+		}
+	}
+	return 0, false
+}
+
+// staleTarget: the device index is gone (the kernel reports 0 for a
+// mirred whose device was removed), is the tap about to be made, or is a
+// urunc tap whose VMM is gone (no carrier).
+func staleTarget(index int, tap string) bool {
+	if index == 0 {
+		return true
+	}
+	l, err := netlink.LinkByIndex(index)
+	if err != nil {
+		return true
+	}
+	name := l.Attrs().Name
+	if name == tap {
+		return true
+	}
+	_, isTap := l.(*netlink.Tuntap)
+	return isTap && strings.HasPrefix(name, TapPrefix) && l.Attrs().RawFlags&unix.IFF_LOWER_UP == 0
 }
 
 // checkFree refuses an interface whose traffic already goes to another tap
@@ -98,7 +168,7 @@ func validID(id int) bool {
 	return id >= 0 && int64(id) < int64(^uint32(0))
 }
 
-func setup(ifc *Interface, tap string, uid, gid uint32) error {
+func setup(ifc *Interface, tap string, uid, gid uint32, w *Wiring) error {
 	link, err := netlink.LinkByName(ifc.Name)
 	if err != nil {
 		return fmt.Errorf("find link %q: %w", ifc.Name, err)
@@ -107,10 +177,13 @@ func setup(ifc *Interface, tap string, uid, gid uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := redirect(link, t); err != nil {
+	made, err := redirect(link, t)
+	w.IngressQdisc = w.IngressQdisc || made
+	if err != nil {
 		return err
 	}
-	return redirect(t, link)
+	_, err = redirect(t, link)
+	return err
 }
 
 func createTap(name string, mtu int, uid, gid uint32) (netlink.Link, error) {
@@ -139,18 +212,22 @@ func createTap(name string, mtu int, uid, gid uint32) (netlink.Link, error) {
 	return link, nil
 }
 
-// redirect adds an ingress qdisc to from with a u32 match-all filter whose
-// mirred action redirects every frame to the egress of to, in effect
-// `tc filter add dev FROM parent ffff: protocol all prio 1 u32 match u32 0 0
-// action mirred egress redirect dev TO`.
-func redirect(from, to netlink.Link) error {
+// redirect adds a u32 match-all filter to the ingress qdisc of from (made
+// if absent; it reports whether it made it) whose mirred action redirects
+// every frame to the egress of to, in effect `tc filter add dev FROM parent
+// ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect
+// dev TO`.
+func redirect(from, to netlink.Link) (made bool, err error) {
 	qdisc := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{
 		LinkIndex: from.Attrs().Index,
 		Handle:    netlink.MakeHandle(0xffff, 0),
 		Parent:    netlink.HANDLE_INGRESS,
 	}}
-	if err := netlink.QdiscAdd(qdisc); err != nil {
-		return fmt.Errorf("add ingress qdisc to %q: %w", from.Attrs().Name, err)
+	switch err := netlink.QdiscAdd(qdisc); {
+	case err == nil:
+		made = true
+	case !errors.Is(err, unix.EEXIST):
+		return false, fmt.Errorf("add ingress qdisc to %q: %w", from.Attrs().Name, err)
 	}
 	filter := &netlink.U32{
 		FilterAttrs: netlink.FilterAttrs{
@@ -163,17 +240,57 @@ func redirect(from, to netlink.Link) error {
 		Actions: []netlink.Action{netlink.NewMirredAction(to.Attrs().Index)},
 	}
 	if err := netlink.FilterAdd(filter); err != nil {
-		return fmt.Errorf("add redirect from %q to %q: %w", from.Attrs().Name, to.Attrs().Name, err)
+		return made, fmt.Errorf("add redirect from %q to %q: %w", from.Attrs().Name, to.Attrs().Name, err)
 	}
-	return nil
+	return made, nil
 }
 
-// Teardown removes the tap device and the ingress qdisc (with its filters)
-// of the container interface ifcName. Links or qdiscs already gone are not
-// an error, so Teardown may run any number of times. A link named tap that
-// is not a tap is left alone and reported.
-func Teardown(ifcName, tap string) error {
-	return errors.Join(deleteTap(tap), deleteIngress(ifcName))
+// Teardown removes what Setup recorded in w: the redirects of the
+// interface to the tap, the tap (its own qdisc goes with it) and, when it
+// is urunc's and no filter is left on it, the interface's ingress qdisc.
+// Another container's redirect is never touched. What is already gone is
+// not an error, so Teardown may run any number of times. A link named tap
+// that is not a tap is left alone and reported.
+func Teardown(w Wiring) error {
+	link, err := linkByName(w.Interface)
+	if err != nil {
+		return err
+	}
+	tap, err := linkByName(w.Tap)
+	if err != nil {
+		return err
+	}
+	if link != nil && tap != nil {
+		if _, ok := tap.(*netlink.Tuntap); ok {
+			if err := deleteRedirects(link, tap.Attrs().Index); err != nil {
+				return err
+			}
+		}
+	}
+	if err := deleteTap(w.Tap); err != nil {
+		return err
+	}
+	if link == nil || !w.IngressQdisc {
+		return nil
+	}
+	return deleteEmptyIngress(link)
+}
+
+// deleteRedirects removes the ingress filters of link that redirect to
+// the device index.
+func deleteRedirects(link netlink.Link, index int) error {
+	filters, err := netlink.FilterList(link, netlink.HANDLE_MIN_INGRESS)
+	if err != nil {
+		return fmt.Errorf("list ingress filters of %q: %w", link.Attrs().Name, err)
+	}
+	for _, f := range filters {
+		if target, ok := redirectTarget(f); ok && target == index {
+			if err := netlink.FilterDel(f); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("delete redirect of %q: %w", link.Attrs().Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func deleteTap(name string) error {
@@ -190,10 +307,15 @@ func deleteTap(name string) error {
 	return nil
 }
 
-func deleteIngress(ifcName string) error {
-	link, err := linkByName(ifcName)
-	if err != nil || link == nil {
-		return err
+// deleteEmptyIngress removes link's ingress qdisc when no filter is on it.
+func deleteEmptyIngress(link netlink.Link) error {
+	ifcName := link.Attrs().Name
+	filters, err := netlink.FilterList(link, netlink.HANDLE_MIN_INGRESS)
+	if err != nil {
+		return fmt.Errorf("list ingress filters of %q: %w", ifcName, err)
+	}
+	if len(filters) > 0 {
+		return nil // another guest's, or another tool's
 	}
 	qdiscs, err := netlink.QdiscList(link)
 	if err != nil {

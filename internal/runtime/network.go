@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/urunc-dev/urunc/internal/launcher"
 	"github.com/urunc-dev/urunc/internal/network"
@@ -37,7 +38,7 @@ func (r *Runtime) setupNetwork(id string, c *libcontainer.Container) error {
 		}
 		found.DNS = network.Nameservers(conf)
 		if err := checkGuestNetwork(plan, found); err != nil {
-			return errors.Join(err, network.Teardown(found.Interface, found.Tap))
+			return errors.Join(err, network.Teardown(wiring(found)))
 		}
 		return nil
 	})
@@ -48,6 +49,49 @@ func (r *Runtime) setupNetwork(id string, c *libcontainer.Container) error {
 		return nil
 	}
 	return writeVMFile(filepath.Join(r.vmDir(id), shareDir, launcher.NetworkFile), found, plan.GuestSpec)
+}
+
+// ErrHostNetwork is returned at create for a unikernel container that would
+// share urunc's own network namespace.
+var ErrHostNetwork = errors.New("unikernel containers need a network namespace of their own")
+
+// checkOwnNetns refuses a spec whose container would run in urunc's own
+// (the host's) network namespace: start wires the namespace's interface to
+// the guest, which there would take over the host's interface. That is
+// docker --network host, podman --network host and hostNetwork pods.
+func checkOwnNetns(s *specs.Spec) error {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type != specs.NetworkNamespace {
+			continue
+		}
+		if ns.Path == "" {
+			return nil // a new one
+		}
+		same, err := sameFile(ns.Path, "/proc/self/ns/net")
+		if err != nil {
+			return fmt.Errorf("linux.namespaces: network namespace %q: %w", ns.Path, err)
+		}
+		if same {
+			return fmt.Errorf("%w: linux.namespaces names %q, which is the host's; run it without host networking",
+				ErrHostNetwork, ns.Path)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: linux.namespaces has no network namespace, so it would be the host's "+
+		"(host networking: docker/podman --network host, hostNetwork: true); run it without host networking", ErrHostNetwork)
+}
+
+// sameFile reports whether two paths name the same inode.
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
 }
 
 // checkGuestNetwork builds the launcher's VMM command line for the network
@@ -69,11 +113,18 @@ func attachTap(id string, uid, gid int) (*launcher.Network, error) {
 	if err != nil || ifc == nil {
 		return nil, err
 	}
-	tap := network.TapName(id)
-	if err := network.Setup(ifc, tap, uid, gid); err != nil {
+	w, err := network.Setup(ifc, network.TapName(id), uid, gid)
+	if err != nil {
 		return nil, err
 	}
-	return describeNetwork(ifc, tap), nil
+	n := describeNetwork(ifc, w.Tap)
+	n.IngressQdisc = w.IngressQdisc
+	return n, nil
+}
+
+// wiring is what network.Setup recorded in n.
+func wiring(n *launcher.Network) network.Wiring {
+	return network.Wiring{Interface: n.Interface, Tap: n.Tap, IngressQdisc: n.IngressQdisc}
 }
 
 // describeNetwork records what the launcher needs of a discovered
@@ -109,7 +160,7 @@ func (r *Runtime) teardownNetwork(id string, c *libcontainer.Container) error {
 	if path == "" {
 		return nil
 	}
-	err = network.InNamespace(path, func() error { return network.Teardown(n.Interface, n.Tap) })
+	err = network.InNamespace(path, func() error { return network.Teardown(wiring(n)) })
 	if err != nil {
 		return fmt.Errorf("network teardown in %s: %w", path, err)
 	}

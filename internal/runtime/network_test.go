@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/urunc-dev/urunc/internal/guest"
 	"github.com/urunc-dev/urunc/internal/launcher"
@@ -92,5 +96,48 @@ func TestCheckGuestNetwork(t *testing.T) {
 				t.Fatalf("checkGuestNetwork = %v, want ErrInvalidSpec saying %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestCheckOwnNetns(t *testing.T) {
+	other := filepath.Join(t.TempDir(), "netns")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		ns   []specs.LinuxNamespace
+		err  error
+	}{
+		{"new namespace", []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}}, nil},
+		{"a pod's namespace", []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: other}}, nil},
+		{"none: the host's", []specs.LinuxNamespace{{Type: specs.PIDNamespace}}, ErrHostNetwork},
+		{"urunc's own, by path", []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/proc/self/ns/net"}}, ErrHostNetwork},
+	}
+	// init's namespace is the host's when the test runs there (as root, in CI).
+	if same, err := sameFile("/proc/1/ns/net", "/proc/self/ns/net"); err == nil && same {
+		cases = append(cases, struct {
+			name string
+			ns   []specs.LinuxNamespace
+			err  error
+		}{"init's", []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/proc/1/ns/net"}}, ErrHostNetwork})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &specs.Spec{Linux: &specs.Linux{Namespaces: c.ns}}
+			err := checkOwnNetns(s)
+			if !errors.Is(err, c.err) {
+				t.Fatalf("checkOwnNetns = %v, want %v", err, c.err)
+			}
+			if err != nil && !strings.Contains(err.Error(), "linux.namespaces") {
+				t.Errorf("error %q does not name linux.namespaces", err)
+			}
+		})
+	}
+}
+
+func TestSameFileMissing(t *testing.T) {
+	if _, err := sameFile(filepath.Join(t.TempDir(), "absent"), "/proc/self/ns/net"); err == nil {
+		t.Error("a missing namespace path is not an error")
 	}
 }

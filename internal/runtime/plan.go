@@ -82,6 +82,9 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	if err := checkDevices(s, g.Type(), v.Name()); err != nil {
 		return nil, err
 	}
+	if err := checkOwnNetns(s); err != nil {
+		return nil, err
+	}
 	bin, err := r.vmmBinary(v.Name())
 	if err != nil {
 		return nil, err

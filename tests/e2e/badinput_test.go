@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Every bad input exits non-zero with one line naming the problem, and
@@ -89,6 +92,27 @@ func TestBadInputs(t *testing.T) {
 		{"kill of a climbing id", func(t *testing.T, r *runtime) []string {
 			return []string{"kill", "../..", "KILL"}
 		}, "invalid container id"},
+		{"unikernel on the host's network", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) {
+				var ns []specs.LinuxNamespace
+				for _, n := range b.spec.Linux.Namespaces {
+					if n.Type != specs.NetworkNamespace {
+						ns = append(ns, n)
+					}
+				}
+				b.spec.Linux.Namespaces = ns
+			}), "c1"}
+		}, "linux.namespaces has no network namespace"},
+		{"unikernel in urunc's own network namespace", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) {
+				for i, n := range b.spec.Linux.Namespaces {
+					if n.Type == specs.NetworkNamespace {
+						// the test's own namespace, which urunc shares
+						b.spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", os.Getpid())
+					}
+				}
+			}), "c1"}
+		}, "which is the host's"},
 		{"unknown container id", func(t *testing.T, r *runtime) []string {
 			return []string{"state", "nosuch"}
 		}, "nosuch"},

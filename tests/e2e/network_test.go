@@ -266,3 +266,35 @@ func TestNetworkOneGuestPerNamespace(t *testing.T) {
 	r.ok("delete", "--force", "first")
 	tn.assertNothingOfOurs("delete of both")
 }
+
+// In a pod's namespace, guest A exits, guest B starts and takes the
+// interface over, then A is deleted: B must go on serving, and B's delete
+// leaves the namespace as it found it.
+func TestNetworkPodSuccessor(t *testing.T) {
+	e := setup(t, true)
+	r := e.runtime(t)
+	tn := newTestNet(t, 12)
+	a := e.linuxBundle(t)
+	joinNetns(a, tn.ctr)
+	outA := r.detached("run", "--detach", "--bundle", a.write(), "pod-a")
+	waitFor(t, outA, "hello from guest", 90*time.Second)
+	r.waitStatus("pod-a", "stopped", 30*time.Second)
+
+	b := e.linuxBundle(t)
+	b.spec.Process.Args = []string{"/httpd", ":8080"}
+	copyFile(t, filepath.Join(e.bin, "httpd"), b.rootfs("httpd"), 0o755)
+	e.withModules(t, b)
+	joinNetns(b, tn.ctr)
+	outB := r.detached("run", "--detach", "--bundle", b.write(), "pod-b")
+	waitFor(t, outB, "httpd: listening", 90*time.Second)
+
+	r.ok("delete", "pod-a")
+	if body := tn.get(t, tn.peer, tn.ctrIP+":8080"); !strings.Contains(body, "hello from guest httpd") {
+		t.Errorf("B's answer after A's delete: %q", body)
+	}
+	if f := tn.in(tn.ctr, "tc", "filter", "show", "dev", "eth0", "ingress"); !strings.Contains(f, network.TapName("pod-b")) {
+		t.Errorf("B's redirect is gone after A's delete:\n%s", f)
+	}
+	r.ok("delete", "--force", "pod-b")
+	tn.assertNothingOfOurs("delete of both")
+}
