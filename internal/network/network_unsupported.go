@@ -6,7 +6,9 @@ package network
 func Discover(name string) (*Interface, error) { return nil, ErrNotSupported }
 
 // Setup is not supported off Linux.
-func Setup(ifc *Interface, tap string, uid, gid int) (Wiring, error) { return Wiring{}, ErrNotSupported }
+func Setup(ifc *Interface, tap string, uid, gid int) (Wiring, error) {
+	return Wiring{}, ErrNotSupported
+}
 
 // Teardown is not supported off Linux.
 func Teardown(w Wiring) error { return ErrNotSupported }
