@@ -222,7 +222,10 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 	var ms []specs.Mount
 	for _, d := range hostDirs {
 		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
-			ms = append(ms, specs.Mount{Source: d, Destination: d, Type: "bind", Options: []string{"rbind", "ro", "nosuid", "nodev"}})
+			// "ro" alone covers the top mount only: a host mount below it
+			// (a tmpfs, a disk under /usr/local) would stay writable.
+			ms = append(ms, specs.Mount{Source: d, Destination: d, Type: "bind",
+				Options: []string{"rbind", "ro", "nosuid", "nodev", "rro", "rnosuid", "rnodev"}})
 		}
 	}
 	bin := vs.plan.Spec.Binary

@@ -45,6 +45,7 @@ type siReport struct {
 	Paths       map[string]siProbe `json:"paths"`
 	Taps        map[string]siProbe `json:"taps"`
 	Socket      string             `json:"socket"`
+	Mounts      map[string]string  `json:"mounts"`
 }
 
 type siProbe struct {
@@ -79,6 +80,51 @@ type siCase struct {
 	// filtered: urunc installs its own seccomp filter for this VMM
 	// (solo5-hvt, which has none), on top of the container's profile.
 	filtered bool
+}
+
+// siSubmount is a host mount under /usr, made by TestStandinVMMs: the VMM
+// must see it read-only like the folder above it.
+const siSubmount = "/usr/local/share/urunc-e2e-submount"
+
+// siCheckHostMounts: every mount the VMM sees of the host's folders, the
+// ones below them too, is read-only, nosuid and nodev.
+func siCheckHostMounts(t *testing.T, rep siReport) {
+	t.Helper()
+	seen := false
+	for mp, opts := range rep.Mounts {
+		host := false
+		for _, d := range []string{"/usr", "/bin", "/sbin", "/lib", "/lib64"} {
+			host = host || mp == d || strings.HasPrefix(mp, d+"/")
+		}
+		if !host {
+			continue
+		}
+		seen = seen || mp == siSubmount
+		o := strings.Split(opts, ",")
+		if !slices.Contains(o, "ro") || !slices.Contains(o, "nosuid") || !slices.Contains(o, "nodev") {
+			t.Errorf("host mount %s in the container: %s, want ro,nosuid,nodev", mp, opts)
+		}
+	}
+	if !seen {
+		t.Errorf("the host submount %s is not in the container's mounts: %v", siSubmount, rep.Mounts)
+	}
+}
+
+// siMakeSubmount mounts a writable tmpfs below /usr for the test's length.
+func siMakeSubmount(t *testing.T) {
+	t.Helper()
+	if err := os.MkdirAll(siSubmount, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", siSubmount, "tmpfs", unix.MS_NOSUID, "size=1m"); err != nil {
+		t.Fatalf("mount a tmpfs at %s: %v", siSubmount, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(siSubmount, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", siSubmount, err)
+		}
+		os.Remove(siSubmount)
+	})
 }
 
 // siCaps are baseSpec's capabilities as a /proc/<pid>/status mask:
@@ -127,6 +173,7 @@ var siCases = []siCase{
 func TestStandinVMMs(t *testing.T) {
 	e := setup(t, false)
 	dir := siInstallStandin(t)
+	siMakeSubmount(t)
 	for _, c := range siCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Run("standin", func(t *testing.T) { siRunCase(t, e, c, filepath.Join(dir, c.binary)) })
@@ -303,6 +350,7 @@ func siCommonChecks(t *testing.T, r siRun, spec *specs.Spec, nic bool) {
 		t.Errorf("VMM pid %d in its namespace, want 1 (the container's init)", rep.Pid)
 	}
 	siCheckNamespaces(t, r)
+	siCheckHostMounts(t, rep)
 	siCheckCaps(t, rep, spec.Process.User.UID)
 	if rep.UID != int(spec.Process.User.UID) || rep.GID != int(spec.Process.User.GID) {
 		t.Errorf("VMM runs as %d:%d, want the container's %d:%d", rep.UID, rep.GID, spec.Process.User.UID, spec.Process.User.GID)

@@ -45,6 +45,9 @@ type Report struct {
 	ConfigFiles map[string]string `json:"configFiles"`
 	Paths       map[string]Probe  `json:"paths"` // absolute paths named by argv or a config file
 	Taps        map[string]Probe  `json:"taps"`  // tap names named by argv or a config file
+	// Mounts are the per-mount options of every mount the VMM sees, by
+	// mount point (mountinfo's sixth field).
+	Mounts map[string]string `json:"mounts"`
 	// Socket is what socket(AF_INET, SOCK_STREAM) gave: "ok" or the error.
 	// No VMM urunc runs needs a stream socket of its own, so a filter urunc
 	// installs denies it.
@@ -70,6 +73,7 @@ func main() {
 	r.Paths, r.Taps = map[string]Probe{}, map[string]Probe{}
 	collect(os.Args[1:], r.ConfigFiles, r.Paths, r.Taps)
 	r.Socket = socketProbe()
+	r.Mounts = mounts()
 	out, err := json.Marshal(r)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "standin:", err)
@@ -116,6 +120,17 @@ func status() map[string]string {
 		k, v, ok := strings.Cut(line, ":")
 		if ok && (strings.HasPrefix(k, "Cap") || k == "NoNewPrivs" || k == "Seccomp" || k == "Seccomp_filters") {
 			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+func mounts() map[string]string {
+	out := map[string]string{}
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 5 {
+			out[f[4]] = f[5]
 		}
 	}
 	return out
