@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -185,6 +186,10 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 	proc.Args = []string{monitorSelf, "launch", monitorShare}
 	proc.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}
 	proc.Cwd = "/"
+	// The VMM never gains privileges, and keeps of the client's
+	// capabilities only those it uses (vmmCapabilities).
+	proc.NoNewPrivileges = true
+	proc.Capabilities = vmmCapabilities(s.Process.Capabilities, len(vs.plan.Spec.Shares) > 0)
 	out.Process = &proc
 	out.Mounts = append(append([]specs.Mount{}, s.Mounts...), monitorMounts(vs, self)...)
 	linux := *s.Linux
@@ -212,6 +217,32 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 		out.Annotations[annotationAPI] = sock
 	}
 	return &out, nil
+}
+
+// shareCapabilities are what QEMU's 9p server (security_model=none) uses
+// to reach the shared files whatever their owner and mode, as the guest's
+// root expects. Nothing else a VMM does needs a capability: the tap and the
+// files of the VM folder are its user's, /dev/kvm is 0666 in the container.
+var shareCapabilities = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID"}
+
+// vmmCapabilities narrows the client's capability sets to what the VMM
+// uses: shareCapabilities when it serves 9p shares, none otherwise. It only
+// ever removes: a capability the client did not grant stays out.
+func vmmCapabilities(c *specs.LinuxCapabilities, shares bool) *specs.LinuxCapabilities {
+	keep := func(set []string) []string {
+		out := []string{}
+		for _, cap := range set {
+			if shares && slices.Contains(shareCapabilities, cap) {
+				out = append(out, cap)
+			}
+		}
+		return out
+	}
+	if c == nil {
+		c = &specs.LinuxCapabilities{}
+	}
+	return &specs.LinuxCapabilities{Bounding: keep(c.Bounding), Effective: keep(c.Effective),
+		Inheritable: keep(c.Inheritable), Permitted: keep(c.Permitted), Ambient: keep(c.Ambient)}
 }
 
 func roBind(src, dst string) specs.Mount {

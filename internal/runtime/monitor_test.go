@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -41,6 +42,9 @@ func TestMonitorSpec(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(out.Process.Env, " "), "SECRET") {
 		t.Error("the app's environment reached the VMM process")
+	}
+	if !out.Process.NoNewPrivileges || in.Process.NoNewPrivileges {
+		t.Error("the VMM may gain privileges (process.noNewPrivileges is off), or the input changed")
 	}
 	if in.Process.Args[0] != "/app" || len(in.Mounts) != 1 || len(in.Annotations) != 1 {
 		t.Error("monitorSpec changed its input")
@@ -143,5 +147,31 @@ func TestSandboxIsPlain(t *testing.T) {
 	spec.Annotations["io.kubernetes.cri.container-type"] = "container"
 	if _, err := r.unikernelConfig(spec, "/"); err == nil {
 		t.Fatal("a pod's container with partial metadata was not refused")
+	}
+}
+
+func TestVMMCapabilities(t *testing.T) {
+	docker := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+		"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
+	all := &specs.LinuxCapabilities{Bounding: docker, Effective: docker, Permitted: docker, Inheritable: docker, Ambient: docker}
+	cases := []struct {
+		name   string
+		in     *specs.LinuxCapabilities
+		shares bool
+		want   []string
+	}{
+		{"no shares: none", all, false, []string{}},
+		{"shares: the 9p server's, as granted", all, true, []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER"}},
+		{"shares never add what was not granted", &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}}, true, []string{}},
+		{"no capabilities at all", nil, true, []string{}},
+	}
+	for _, c := range cases {
+		got := vmmCapabilities(c.in, c.shares)
+		for name, set := range map[string][]string{"bounding": got.Bounding, "effective": got.Effective,
+			"permitted": got.Permitted, "inheritable": got.Inheritable, "ambient": got.Ambient} {
+			if !reflect.DeepEqual(set, c.want) {
+				t.Errorf("%s: %s = %q, want %q", c.name, name, set, c.want)
+			}
+		}
 	}
 }
