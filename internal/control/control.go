@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -20,9 +19,8 @@ import (
 	"github.com/urunc-dev/urunc/internal/urunit"
 )
 
-// maxSocketPath is the longest path connect(2) takes directly (sizeof
-// sun_path less the terminating NUL).
-const maxSocketPath = 107
+// maxAnswer bounds what is read of the guest's answer.
+const maxAnswer = 64
 
 // Signal asks urunit to pass sig to the guest's application. It connects to
 // the control socket at socketPath, writes the command, waits until the VMM
@@ -55,24 +53,26 @@ func signal(socketPath string, sig syscall.Signal, deadline time.Time) error {
 	return waitAck(conn, deadline)
 }
 
-// dial connects to the UNIX socket at path. A path too long for sun_path is
-// reached through its directory, opened with O_PATH, as
-// /proc/self/fd/<fd>/<name>.
+// dial connects to the UNIX socket at path without following a symlink
+// there: the socket's folder is writable by the VMM, which could replace
+// the socket by a link to any socket of the host. The socket inode itself
+// is opened (O_PATH|O_NOFOLLOW), checked to be a socket, and connected to
+// as /proc/self/fd/<fd>, which also lifts sun_path's length limit.
 func dial(path string, deadline time.Time) (*net.UnixConn, error) {
-	d := net.Dialer{Deadline: deadline}
-	if len(path) <= maxSocketPath {
-		conn, err := d.Dial("unix", path)
-		if err != nil {
-			return nil, err
-		}
-		return conn.(*net.UnixConn), nil
-	}
-	dirfd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: filepath.Dir(path), Err: err}
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer unix.Close(dirfd)
-	conn, err := d.Dial("unix", "/proc/self/fd/"+strconv.Itoa(dirfd)+"/"+filepath.Base(path))
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotSocket)
+	}
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.Dial("unix", "/proc/self/fd/"+strconv.Itoa(fd))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,8 @@ func waitAck(conn *net.UnixConn, deadline time.Time) error {
 	if err := conn.SetReadDeadline(deadline); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	// The peer is the VMM: read no more than an answer can be.
+	line, err := bufio.NewReader(io.LimitReader(conn, maxAnswer)).ReadString('\n')
 	if line == urunit.ControlAck {
 		return nil
 	}

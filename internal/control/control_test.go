@@ -122,3 +122,54 @@ func TestSignalNotRead(t *testing.T) {
 		t.Errorf("Signal took %v with a 100ms timeout", d)
 	}
 }
+
+// The VMM can write in the socket's folder: a symlink put there in place of
+// the socket must not lead urunc to another socket of the host.
+func TestSignalRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	host := filepath.Join(dir, "host.sock")
+	got := fakeVMM(t, host)
+	link := filepath.Join(dir, "control.sock")
+	if err := os.Symlink(host, link); err != nil {
+		t.Fatal(err)
+	}
+	err := Signal(link, syscall.SIGTERM, time.Second)
+	if !errors.Is(err, ErrNotSocket) {
+		t.Errorf("Signal through a symlink: %v, want %v", err, ErrNotSocket)
+	}
+	select {
+	case line := <-got:
+		t.Errorf("the host socket behind the symlink got %q", line)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := Signal(filepath.Join(dir, "regular"), syscall.SIGTERM, time.Second); err == nil {
+		t.Error("Signal to a missing path succeeded")
+	}
+}
+
+// A guest that answers without end is read no further than an answer.
+func TestSignalBoundedAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "control.sock")
+	ln := listen(t, path)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		junk := []byte(strings.Repeat("x", 1<<16))
+		for {
+			if _, err := conn.Write(junk); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	err := Signal(path, syscall.SIGTERM, 2*time.Second)
+	if !errors.Is(err, ErrNotDelivered) {
+		t.Errorf("endless answer: %v, want %v", err, ErrNotDelivered)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v: the answer was read to the deadline", d)
+	}
+}
