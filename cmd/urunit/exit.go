@@ -19,10 +19,10 @@ type exitAction struct {
 // status s arrives as s|1. Statuses outside 0..255 are reduced modulo 256 as
 // a process exit status would be.
 func exitActionFor(status int, cmdline string) exitAction {
-	for _, f := range strings.Fields(cmdline) {
-		if f == urunit.HaltPowerOff {
-			return exitAction{powerOff: true}
-		}
+	// The last urunit.halt= wins, read as the kernel splits the line.
+	name, want, _ := strings.Cut(urunit.HaltPowerOff, "=")
+	if v, ok := urunit.ParseCmdline(cmdline).Last(name); ok && v == want {
+		return exitAction{powerOff: true}
 	}
 	s := uint8(status)
 	if s == 0 {

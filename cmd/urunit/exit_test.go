@@ -44,6 +44,27 @@ func TestExitActionPowerOff(t *testing.T) {
 	}
 }
 
+// TestExitActionCmdline: urunit.halt= is read as the kernel splits the
+// line, the last one winning, and not after "--".
+func TestExitActionCmdline(t *testing.T) {
+	for _, tc := range []struct {
+		cmdline  string
+		powerOff bool
+	}{
+		{"urunit.halt=poweroff", true},
+		{"urunit.halt=poweroff urunit.halt=reboot", false},
+		{"urunit.halt=reboot urunit.halt=poweroff", true},
+		{`x="a urunit.halt=poweroff"`, false},
+		{"-- urunit.halt=poweroff", false},
+		{`"urunit.halt=poweroff"`, true},
+		{"urunit.halt=\"poweroff\"", true},
+	} {
+		if got := exitActionFor(1, tc.cmdline).powerOff; got != tc.powerOff {
+			t.Errorf("exitActionFor(1, %q).powerOff = %v, want %v", tc.cmdline, got, tc.powerOff)
+		}
+	}
+}
+
 // qemuStatus is what QEMU -no-reboot with isa-debug-exit exits with.
 func qemuStatus(a exitAction) int {
 	if a.reboot {

@@ -27,19 +27,14 @@ type netConfig struct {
 // urunit.ip6=, urunit.dns6= and urunit.mtu= from a kernel command line; nil
 // when there is neither ip= nor urunit.ip6=.
 func parseNetConfig(cmdline string) (*netConfig, error) {
-	var ipParam, ip6Param, dns6Param, mtuParam string
-	for _, f := range strings.Fields(cmdline) {
-		switch {
-		case strings.HasPrefix(f, "ip="):
-			ipParam = strings.TrimPrefix(f, "ip=")
-		case strings.HasPrefix(f, urunit.IP6Param):
-			ip6Param = strings.TrimPrefix(f, urunit.IP6Param)
-		case strings.HasPrefix(f, urunit.DNS6Param):
-			dns6Param = strings.TrimPrefix(f, urunit.DNS6Param)
-		case strings.HasPrefix(f, urunit.MTUParam):
-			mtuParam = strings.TrimPrefix(f, urunit.MTUParam)
-		}
-	}
+	// Read as the kernel splits it (quotes, "--"), so that nothing the
+	// image put on the command line reads differently here than there;
+	// the last occurrence wins, as the host's parameters come last.
+	params := urunit.ParseCmdline(cmdline)
+	ipParam, _ := params.Last("ip")
+	ip6Param, _ := params.Last(strings.TrimSuffix(urunit.IP6Param, "="))
+	dns6Param, _ := params.Last(strings.TrimSuffix(urunit.DNS6Param, "="))
+	mtuParam, _ := params.Last(strings.TrimSuffix(urunit.MTUParam, "="))
 	if ipParam == "" && ip6Param == "" {
 		return nil, nil
 	}

@@ -36,6 +36,10 @@ func TestParseNetConfig(t *testing.T) {
 		{"ipv4 in urunit.ip6", "urunit.ip6=10.0.0.2/24", "", "urunit.ip6=10.0.0.2/24: address"},
 		{"no prefix", "urunit.ip6=fd00::2", "", "prefix length"},
 		{"bad ipv6 gateway", "ip=10.0.0.2:::255.0.0.0 urunit.ip6=fd00::2/64,10.0.0.1", "", "gateway"},
+		{"last ip= wins", "ip=6.6.6.6:::255.0.0.0 ip=10.0.0.2:::255.0.0.0", "eth0 10.0.0.2 ff000000 <nil> 0 [] -", ""},
+		{"ip= after -- is init's argument", "ip=10.0.0.2:::255.0.0.0 -- ip=6.6.6.6:::255.0.0.0", "eth0 10.0.0.2 ff000000 <nil> 0 [] -", ""},
+		{"ip= inside a quoted value is not a parameter", `x="a ip=6.6.6.6:::255.0.0.0" ip=10.0.0.2:::255.0.0.0`, "eth0 10.0.0.2 ff000000 <nil> 0 [] -", ""},
+		{"0xa0 separates as in the kernel", "x\xa0ip=10.0.0.2:::255.0.0.0", "eth0 10.0.0.2 ff000000 <nil> 0 [] -", ""},
 		{"bad ipv6 resolver", "urunit.ip6=fd00::2/64 urunit.dns6=fd00::53,8.8.8.8", "", "urunit.dns6=fd00::53,8.8.8.8: nameserver"},
 	}
 	for _, tc := range cases {

@@ -30,13 +30,23 @@ const linuxBaseCmdline = "console=ttyS0 panic=-1 reboot=t quiet loglevel=3 rdini
 // Type implements Guest.
 func (linux) Type() Type { return Linux }
 
-// Boot implements Guest. The image's cmdline annotation, when set, is
-// appended after the base command line: kernel parameters given later win
-// over earlier ones, so an image can override e.g. console= or add
-// parameters for its own drivers. Network and root parameters are added by
-// the runtime's plan, which knows them; they are not part of Spec.
+// LinuxMaxCmdline is the longest command line a Linux guest reads whole:
+// COMMAND_LINE_SIZE (2048 on x86 and arm64) less the NUL. The kernel cuts a
+// longer one silently, which would drop the host's parameters at its end.
+const LinuxMaxCmdline = 2047
+
+// Boot implements Guest. The image's cmdline annotation, when set, comes
+// first and urunc's own parameters after it: the kernel and urunit take
+// the last occurrence of a parameter, so the image can add parameters for
+// its own drivers (or another console=, which the kernel adds to its
+// consoles) but not undo urunc's. What ordering cannot protect is refused
+// (checkLinuxCmdline). Network and root parameters come from the runtime's
+// plan, which knows them; they are not part of Spec.
 func (linux) Boot(s Spec) (Boot, error) {
 	if err := checkLinuxArgs(s); err != nil {
+		return Boot{}, err
+	}
+	if err := checkLinuxCmdline(s.Cmdline); err != nil {
 		return Boot{}, err
 	}
 	cmdline := linuxBaseCmdline
@@ -57,10 +67,50 @@ func (linux) Boot(s Spec) (Boot, error) {
 		cmdline += " " + urunit.HaltPowerOff
 	}
 	if s.Cmdline != "" {
-		cmdline += " " + s.Cmdline
+		cmdline = s.Cmdline + " " + cmdline
+	}
+	if len(cmdline) > LinuxMaxCmdline {
+		return Boot{}, fmt.Errorf("linux guest: %w: %s: command line is %d bytes, the kernel reads %d",
+			ErrInvalidSpec, unikernelCmdline, len(cmdline), LinuxMaxCmdline)
 	}
 	return Boot{Cmdline: cmdline, ExitDevice: true, Control: true}, nil
 }
+
+// unikernelCmdline names the image annotation in errors.
+const unikernelCmdline = "annotation com.urunc.unikernel.cmdline"
+
+// checkLinuxCmdline refuses what an image's command line could use to undo
+// the parameters urunc puts after it, as the kernel splits it
+// (urunit.ParseCmdline): a "--" (the kernel would pass urunc's parameters to
+// init as arguments), a quote left open (it would swallow them), a NUL or
+// line break, ip= and its alias nfsaddrs= (the kernel merges ip= field by
+// field, so a later ip= leaves the fields it leaves empty, e.g. the gateway,
+// as the image set them) and urunit.* (urunit's own parameters, which
+// urunc leaves out when they do not apply, so there is no later one to win).
+func checkLinuxCmdline(cmdline string) error {
+	if err := checkLine(Linux, unikernelCmdline, cmdline); err != nil {
+		return err
+	}
+	c := urunit.ParseCmdline(cmdline)
+	if c.Dashes {
+		return fmt.Errorf("linux guest: %w: %s %q: \"--\" would make the parameters urunc adds after it arguments of init",
+			ErrInvalidSpec, unikernelCmdline, cmdline)
+	}
+	if c.OpenQuote {
+		return fmt.Errorf("linux guest: %w: %s %q: an unclosed '\"' would swallow the parameters urunc adds after it",
+			ErrInvalidSpec, unikernelCmdline, cmdline)
+	}
+	for _, p := range c.Params {
+		if p.Name == "ip" || p.Name == "nfsaddrs" || strings.HasPrefix(p.Name, urunitParamPrefix) {
+			return fmt.Errorf("linux guest: %w: %s sets parameter %q, which urunc sets",
+				ErrInvalidSpec, unikernelCmdline, p.Name)
+		}
+	}
+	return nil
+}
+
+// urunitParamPrefix starts every parameter urunit reads.
+const urunitParamPrefix = "urunit."
 
 // LinuxInit is the urunit configuration that runs the container's process
 // inside a Linux guest. It is written to urunit.ConfigPath in the initramfs.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/urunc-dev/urunc/internal/urunit"
@@ -13,14 +14,16 @@ func TestLinuxBoot(t *testing.T) {
 	const base = "console=ttyS0 panic=-1 reboot=t quiet loglevel=3 rdinit=/.urunit/urunit"
 	cases := []bootCase{
 		{"plain", Spec{Args: []string{"/bin/sh"}}, base},
-		{"annotation appended", Spec{Args: []string{"/app"}, Cmdline: "console=hvc0 loglevel=7"},
-			base + " console=hvc0 loglevel=7"},
+		{"annotation first, so that urunc's parameters win", Spec{Args: []string{"/app"}, Cmdline: "console=hvc0 loglevel=7"},
+			"console=hvc0 loglevel=7 " + base},
+		{"annotation may quote", Spec{Args: []string{"/app"}, Cmdline: `dyndbg="file a.c +p"`},
+			`dyndbg="file a.c +p" ` + base},
 		{"args stay off the cmdline", Spec{Args: []string{"/bin/echo", "a b", "--", "x=y"}, Env: []string{"A=1"}}, base},
 		{"tsc", Spec{Args: []string{"/app"}, TSCkHz: 2596120}, base + " tsc_early_khz=2596120"},
 		{"network", Spec{Args: []string{"/app"}, Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", DNS: []string{"10.4.0.1", "9.9.9.9", "1.1.1.1"}, MTU: 1450}},
 			base + " ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1:9.9.9.9 urunit.mtu=1450"},
-		{"network without gateway or dns, before the annotation", Spec{Args: []string{"/app"}, Cmdline: "x=1", Net: &Net{IP: "192.168.1.2", PrefixLen: 30}},
-			base + " ip=192.168.1.2:::255.255.255.252::eth0:off x=1"},
+		{"network without gateway or dns, after the annotation", Spec{Args: []string{"/app"}, Cmdline: "x=1", Net: &Net{IP: "192.168.1.2", PrefixLen: 30}},
+			"x=1 " + base + " ip=192.168.1.2:::255.255.255.252::eth0:off"},
 		{"network dual stack", Spec{Args: []string{"/app"}, Net: &Net{IP: "10.4.0.5", PrefixLen: 24, Gateway: "10.4.0.1", MTU: 1450,
 			DNS: []string{"fd00:4::53", "10.4.0.1", "2001:db8::53", "9.9.9.9", "1.1.1.1"},
 			IP6: "fd00:4::5", PrefixLen6: 64, Gateway6: "fe80::1"}},
@@ -31,17 +34,64 @@ func TestLinuxBoot(t *testing.T) {
 			base + " ip=10.4.0.5:::255.255.255.0::eth0:off:10.4.0.1 urunit.ip6=2001:db8::5/56,2001:db8::1"},
 		{"network IPv6 only: no ip=, no IPv4 resolver", Spec{Args: []string{"/app"}, Cmdline: "x=1", Net: &Net{MTU: 1500,
 			DNS: []string{"10.96.0.10", "fd00:96::a"}, IP6: "fd00:4::5", PrefixLen6: 128}},
-			base + " urunit.mtu=1500 urunit.ip6=fd00:4::5/128 urunit.dns6=fd00:96::a x=1"},
+			"x=1 " + base + " urunit.mtu=1500 urunit.ip6=fd00:4::5/128 urunit.dns6=fd00:96::a"},
 		{"network IPv6 resolvers capped", Spec{Args: []string{"/app"}, Net: &Net{IP6: "fd00::5", PrefixLen6: 64,
 			DNS: []string{"fd00::1", "fd00::2", "fd00::3", "fd00::4"}}},
 			base + " urunit.ip6=fd00::5/64 urunit.dns6=fd00::1,fd00::2,fd00::3"},
 		{"cloud-hypervisor powers off", Spec{Args: []string{"/app"}, Platform: PlatformCloudHypervisor, Cmdline: "x=1"},
-			base + " urunit.halt=poweroff x=1"},
+			"x=1 " + base + " urunit.halt=poweroff"},
 		{"firecracker stops on the reboot", Spec{Args: []string{"/app"}, Platform: PlatformFirecracker}, base},
 	}
 	checkBoot(t, Linux, Boot{ExitDevice: true, Control: true}, cases)
 	if base != linuxBaseCmdline || urunit.BinaryPath != "/.urunit/urunit" {
 		t.Errorf("base cmdline %q drifted from the documented one", linuxBaseCmdline)
+	}
+}
+
+// TestLinuxBootImageCmdline: an image's command line cannot undo the
+// parameters urunc sets; what ordering cannot protect is refused with an
+// error naming the annotation (and the parameter, when there is one).
+func TestLinuxBootImageCmdline(t *testing.T) {
+	g, _ := Get(Linux)
+	net := &Net{IP: "10.0.0.2", PrefixLen: 24, MTU: 1500}
+	for _, tc := range []struct {
+		name, cmdline, param string // param: "" to accept
+	}{
+		{"rdinit is overridden by urunc's", "rdinit=/bin/sh", ""},
+		{"console and panic are overridden", "console=tty0 panic=0 reboot=a", ""},
+		{"dashes", "a=1 -- x", `"--"`},
+		{"quoted dashes", `a=1 "--" x`, `"--"`},
+		{"unclosed quote", `a="b`, "unclosed"},
+		{"unclosed quote in a name", `a"b`, "unclosed"},
+		{"ip", "ip=6.6.6.6::6.6.6.1:255.0.0.0::eth0:off", `"ip"`},
+		{"ip quoted", `"ip=6.6.6.6::6.6.6.1:255.0.0.0"`, `"ip"`},
+		{"ip after a kernel blank", "x ip=6.6.6.6", `"ip"`},
+		{"nfsaddrs", "nfsaddrs=6.6.6.6", `"nfsaddrs"`},
+		{"urunit halt", "urunit.halt=poweroff", `"urunit.halt"`},
+		{"urunit ip6", "urunit.ip6=fd00::6/64", `"urunit.ip6"`},
+		{"urunit mtu", "urunit.mtu=68", `"urunit.mtu"`},
+		{"newline", "a=1\nb=2", "line break"},
+		{"nul", "a=1\x00b", "NUL"},
+		{"too long", "x=" + strings.Repeat("a", LinuxMaxCmdline), "bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := g.Boot(Spec{Args: []string{"/app"}, Cmdline: tc.cmdline, Net: net})
+			if tc.param == "" {
+				if err != nil {
+					t.Fatalf("Boot: %v", err)
+				}
+				if !strings.HasSuffix(b.Cmdline, " "+linuxBaseCmdline+" ip=10.0.0.2:::255.255.255.0::eth0:off urunit.mtu=1500") {
+					t.Errorf("cmdline %q does not end with urunc's parameters", b.Cmdline)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidSpec) {
+				t.Fatalf("Boot(%q) = %q, %v; want ErrInvalidSpec", tc.cmdline, b.Cmdline, err)
+			}
+			if !strings.Contains(err.Error(), "com.urunc.unikernel.cmdline") || !strings.Contains(err.Error(), tc.param) {
+				t.Errorf("error %q does not name the annotation and %s", err, tc.param)
+			}
+		})
 	}
 }
 

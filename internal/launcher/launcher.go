@@ -107,7 +107,13 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 		return nil, vmm.Spec{}, err
 	}
 	spec := p.Spec
+	// The host's [linux] kernel_args go last: trusted, they win over all.
 	spec.Cmdline = strings.TrimSpace(boot.Cmdline + " " + p.ExtraCmdline)
+	if p.Guest == guest.Linux && len(spec.Cmdline) > guest.LinuxMaxCmdline {
+		// The kernel would cut the line and lose the host's parameters.
+		return nil, vmm.Spec{}, fmt.Errorf("guest %s: %w: command line with [linux] kernel_args is %d bytes, the kernel reads %d",
+			p.Guest, guest.ErrInvalidSpec, len(spec.Cmdline), guest.LinuxMaxCmdline)
+	}
 	spec.VirtioModern = boot.VirtioModern
 	if _, ok := v.(vmm.GuestChannels); ok {
 		spec.ExitDevice, spec.ExitPort, spec.ExitPortSize = boot.ExitDevice, boot.ExitPort, boot.ExitPortSize

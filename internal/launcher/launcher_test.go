@@ -85,3 +85,42 @@ func TestTakesNet(t *testing.T) {
 		}
 	}
 }
+
+// TestArgvLinuxCmdlineOrder: the image's cmdline comes first, urunc's
+// parameters after it and the host's kernel_args last; a line the kernel
+// would cut (and so lose the host's parameters at its end) is refused.
+func TestArgvLinuxCmdlineOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name, image, extra string
+		wantErr            bool
+	}{
+		{"image, urunc, host", "console=tty0 loglevel=8", "loglevel=7", false},
+		{"long image line that fits", strings.Repeat("a", guest.LinuxMaxCmdline-400), "loglevel=7", false},
+		{"kernel_args pushed past the limit", "x=" + strings.Repeat("a", guest.LinuxMaxCmdline-250), strings.Repeat("b", 200), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := linuxPlan(vmm.QEMU, vmm.FormatBzImage)
+			p.GuestSpec.Cmdline, p.ExtraCmdline = tc.image, tc.extra
+			argv, err := Argv(p, testNet)
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "kernel_args") {
+					t.Fatalf("Argv error = %v, want one naming kernel_args", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cmdline string
+			for i, a := range argv {
+				if a == "-append" {
+					cmdline = argv[i+1]
+				}
+			}
+			img, rd, extra := strings.Index(cmdline, tc.image), strings.Index(cmdline, "rdinit="), strings.LastIndex(cmdline, tc.extra)
+			if img != 0 || rd < img || extra < rd || !strings.HasSuffix(cmdline, tc.extra) {
+				t.Errorf("cmdline %q: want the image's first, urunc's next, kernel_args last", cmdline)
+			}
+		})
+	}
+}
