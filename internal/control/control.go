@@ -19,8 +19,6 @@ import (
 	"github.com/urunc-dev/urunc/internal/urunit"
 )
 
-// maxAnswer bounds what is read of the guest's answer.
-const maxAnswer = 64
 
 // Signal asks urunit to pass sig to the guest's application. It connects to
 // the control socket at socketPath, writes the command, waits until the VMM
@@ -84,8 +82,14 @@ func waitAck(conn *net.UnixConn, deadline time.Time) error {
 	if err := conn.SetReadDeadline(deadline); err != nil {
 		return err
 	}
-	// The peer is the VMM: read no more than an answer can be.
-	line, err := bufio.NewReader(io.LimitReader(conn, maxAnswer)).ReadString('\n')
+	return readAck(conn)
+}
+
+// readAck reads the guest's answer from r. The guest is not trusted: at
+// most one control line is read, so that a guest that never sends a line
+// end cannot make the host buffer without bound until the deadline.
+func readAck(r io.Reader) error {
+	line, err := bufio.NewReader(io.LimitReader(r, urunit.MaxControlLine)).ReadString('\n')
 	if line == urunit.ControlAck {
 		return nil
 	}
