@@ -55,7 +55,11 @@ func SignalLine(sig syscall.Signal) (string, error) {
 // ParseControlLine parses one command line (with or without its line ending)
 // and returns the signal it asks for.
 func ParseControlLine(line string) (syscall.Signal, error) {
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	// A "\r" is part of the line ending only before a "\n": a bare
+	// trailing "\r" is not a line ending the protocol knows.
+	if l, ok := strings.CutSuffix(line, "\n"); ok {
+		line = strings.TrimSuffix(l, "\r")
+	}
 	verb, arg, _ := strings.Cut(line, " ")
 	n, err := strconv.Atoi(arg)
 	if verb != signalCommand || err != nil || n < 1 || n > MaxSignal || arg != strconv.Itoa(n) {

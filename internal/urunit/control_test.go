@@ -38,6 +38,7 @@ func TestParseControlLine(t *testing.T) {
 		{"signal 15\n", syscall.SIGTERM},
 		{"signal 15", syscall.SIGTERM},
 		{"signal 10\r\n", syscall.SIGUSR1},
+		{"signal 1\r", 0}, // fuzz: a bare "\r" is no line ending
 		{"signal 64\n", 64},
 		{"signal 0\n", 0},
 		{"signal 65\n", 0},
