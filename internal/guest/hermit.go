@@ -2,6 +2,7 @@ package guest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -128,10 +129,11 @@ func hermitNet(n ipv4Net, withEnv bool) []string {
 
 func hermitApp(s Spec) ([]string, error) {
 	if s.Cmdline != "" {
-		if err := checkLine(Hermit, "cmdline annotation", s.Cmdline); err != nil {
+		whole, err := checkHermitCmdline(s.Cmdline)
+		if err != nil {
 			return nil, err
 		}
-		if hasStopToken(s.Cmdline) {
+		if whole {
 			return []string{s.Cmdline}, nil
 		}
 		return []string{"--", s.Cmdline}, nil
@@ -147,6 +149,127 @@ func hermitApp(s Spec) ([]string, error) {
 		out = append(out, shQuote(a))
 	}
 	return out, nil
+}
+
+// hermitKernelFlags are the kernel words urunc sets; in Hermit a later
+// one wins. env= is there too: urunc passes process.env (and the
+// resolvers, as env=HERMIT_DNS<n>=) in env= words.
+var hermitKernelFlags = []string{"-ip", "-mask", "-gateway"}
+
+// checkHermitCmdline checks the image's cmdline annotation, split as Hermit
+// splits the whole command line (shSplit), and reports whether it has a
+// "--", i.e. kernel words of its own. It follows urunc's words, so a kernel
+// word urunc sets would override urunc's and is refused; so is a line that
+// does not split (an open quote, a trailing backslash), because then the
+// kernel drops the whole command line, urunc's words included.
+func checkHermitCmdline(cmdline string) (bool, error) {
+	if err := checkLine(Hermit, unikernelCmdline, cmdline); err != nil {
+		return false, err
+	}
+	words, ok := shSplit(cmdline)
+	if !ok {
+		return false, fmt.Errorf("hermit guest: %w: %s %q does not split as a shell line (open quote or trailing backslash)",
+			ErrInvalidSpec, unikernelCmdline, cmdline)
+	}
+	stop := slices.Index(words, "--")
+	if stop < 0 {
+		return false, nil
+	}
+	for _, w := range words[:stop] {
+		if slices.Contains(hermitKernelFlags, w) || strings.HasPrefix(w, "env=") {
+			name, _, _ := strings.Cut(w, "=")
+			return false, fmt.Errorf("hermit guest: %w: %s sets kernel argument %q, which urunc sets",
+				ErrInvalidSpec, unikernelCmdline, name)
+		}
+	}
+	return true, nil
+}
+
+// shSplit splits s as the shlex crate does (POSIX shell words): blanks
+// (space, tab, newline) separate words; '…' is literal; in "…" a backslash
+// escapes only $ ` " \ and a newline; elsewhere a backslash escapes the
+// next byte; a '#' starting a word comments out the rest of its line. ok
+// is false where shlex fails: an open quote or a trailing backslash.
+func shSplit(s string) (words []string, ok bool) {
+	i := 0
+	next := func() (byte, bool) {
+		if i >= len(s) {
+			return 0, false
+		}
+		i++
+		return s[i-1], true
+	}
+	for {
+		c, more := next()
+		for more && (c == ' ' || c == '\t' || c == '\n') {
+			c, more = next()
+		}
+		if !more {
+			return words, true
+		}
+		if c == '#' {
+			for more && c != '\n' {
+				c, more = next()
+			}
+			continue
+		}
+		var w []byte
+	word:
+		for more {
+			switch c {
+			case '"':
+				for {
+					d, m := next()
+					if !m {
+						return words, false
+					}
+					if d == '"' {
+						break
+					}
+					if d == '\\' {
+						e, m := next()
+						if !m {
+							return words, false
+						}
+						switch e {
+						case '$', '`', '"', '\\':
+							w = append(w, e)
+						case '\n':
+						default:
+							w = append(w, '\\', e)
+						}
+						continue
+					}
+					w = append(w, d)
+				}
+			case '\'':
+				for {
+					d, m := next()
+					if !m {
+						return words, false
+					}
+					if d == '\'' {
+						break
+					}
+					w = append(w, d)
+				}
+			case '\\':
+				d, m := next()
+				if !m {
+					return words, false
+				}
+				if d != '\n' {
+					w = append(w, d)
+				}
+			case ' ', '\t', '\n':
+				break word
+			default:
+				w = append(w, c)
+			}
+			c, more = next()
+		}
+		words = append(words, string(w))
+	}
 }
 
 // shQuote renders a as one POSIX shell word: as it is when it only has

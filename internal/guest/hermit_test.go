@@ -75,36 +75,3 @@ func TestHermitArgsRoundTrip(t *testing.T) {
 		t.Errorf("guest sees env %q args %q\nwant %q %q\n(cmdline %s)", gotEnv, words[1:], env, args[1:], b.Cmdline)
 	}
 }
-
-// shSplit is the POSIX word splitting of the shlex crate, without comments
-// or double quotes (shQuote emits neither), for round-trip tests.
-func shSplit(s string) ([]string, bool) {
-	var out []string
-	var cur []byte
-	inWord, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quoted && c == '\'':
-			quoted = false
-		case quoted:
-			cur = append(cur, c)
-		case c == '\'':
-			quoted, inWord = true, true
-		case c == '\\' && i+1 < len(s):
-			i++
-			cur, inWord = append(cur, s[i]), true
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				out = append(out, string(cur))
-			}
-			cur, inWord = nil, false
-		default:
-			cur, inWord = append(cur, c), true
-		}
-	}
-	if inWord {
-		out = append(out, string(cur))
-	}
-	return out, !quoted
-}

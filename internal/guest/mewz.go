@@ -2,6 +2,7 @@ package guest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -37,7 +38,8 @@ func (mewz) Type() Type { return Mewz }
 // mewzMaxArgs is the size of Mewz's argv table.
 const mewzMaxArgs = 64
 
-// mewzParams are the keys Mewz reads from every word of its command line.
+// mewzParams are the keys Mewz reads from every word of its command line;
+// urunc sets the first three.
 var mewzParams = []string{"ip", "gateway", "dns", "epoch"}
 
 // Boot implements Guest. The image's cmdline annotation, when set, wins
@@ -70,10 +72,19 @@ func (mewz) Boot(s Spec) (Boot, error) {
 
 func mewzApp(s Spec) ([]string, error) {
 	if s.Cmdline != "" {
-		if err := checkLine(Mewz, "cmdline annotation", s.Cmdline); err != nil {
+		if err := checkLine(Mewz, unikernelCmdline, s.Cmdline); err != nil {
 			return nil, err
 		}
-		if hasStopToken(s.Cmdline) {
+		// Mewz splits at single spaces and reads ip=, gateway= and dns=
+		// from every word, after "--" too, the later winning: the image
+		// must not set the ones urunc sets. (epoch= is not urunc's.)
+		words := strings.Split(s.Cmdline, " ")
+		for _, w := range words {
+			if k, _, ok := strings.Cut(w, "="); ok && slices.Contains(mewzParams[:3], k) {
+				return nil, fmt.Errorf("mewz guest: %w: %s sets parameter %q, which urunc sets", ErrInvalidSpec, unikernelCmdline, k)
+			}
+		}
+		if slices.Contains(words, "--") {
 			return []string{s.Cmdline}, nil
 		}
 		return []string{"--", s.Cmdline}, nil

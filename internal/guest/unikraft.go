@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -68,7 +69,11 @@ func (unikraft) Boot(s Spec) (Boot, error) {
 		}
 		params = append(params, net...)
 	}
-	if s.Initrd && !unikraftHasRoot(s.Cmdline) {
+	imageParams, err := unikraftImageParams(s)
+	if err != nil {
+		return Boot{}, err
+	}
+	if s.Initrd && !unikraftHasRoot(imageParams) {
 		root, err := unikraftInitrdRoot(s.Version)
 		if err != nil {
 			return Boot{}, err
@@ -151,10 +156,11 @@ func unikraftInitrdRoot(version string) ([]string, error) {
 	}
 }
 
-// unikraftHasRoot reports whether an image's command line already says how
-// to mount the root (its own fstab or root parameters win).
-func unikraftHasRoot(cmdline string) bool {
-	for _, f := range strings.Fields(cmdline) {
+// unikraftHasRoot reports whether an image's library parameters already
+// say how to mount the root: the image's own fstab or root wins, and urunc
+// then sets none, so there is nothing of urunc's for it to override.
+func unikraftHasRoot(imageParams []string) bool {
+	for _, f := range imageParams {
 		if strings.HasPrefix(f, "vfs.fstab=") || strings.HasPrefix(f, "vfs.rootfs=") {
 			return true
 		}
@@ -162,9 +168,74 @@ func unikraftHasRoot(cmdline string) bool {
 	return false
 }
 
+// unikraftImageParams checks the image's cmdline annotation, split as
+// ukargparse splits it, and returns its library parameters: the arguments
+// before its first "--", none when it has no "--" (it is then all
+// application arguments, put after urunc's "--"). The annotation follows
+// urunc's parameters, so a library parameter urunc sets (the network, and
+// env.vars when it passes process.env) would override urunc's and is
+// refused; so is a quote left open, which would swallow what the VMM adds
+// after the command line (Firecracker's virtio_mmio.device=).
+func unikraftImageParams(s Spec) ([]string, error) {
+	if s.Cmdline == "" {
+		return nil, nil
+	}
+	if strings.ContainsRune(s.Cmdline, 0) {
+		return nil, fmt.Errorf("unikraft guest: %w: %s contains a NUL byte", ErrInvalidSpec, unikernelCmdline)
+	}
+	args, closed := ukSplit(s.Cmdline)
+	if !closed {
+		return nil, fmt.Errorf("unikraft guest: %w: %s %q leaves a quote open", ErrInvalidSpec, unikernelCmdline, s.Cmdline)
+	}
+	stop := slices.Index(args, unikraftStop)
+	if stop < 0 {
+		return nil, nil
+	}
+	params := args[:stop]
+	withEnv, _ := unikraftAtLeast(s.Version, 0, 16) // checked by Boot
+	for _, a := range params {
+		name, _, _ := strings.Cut(a, "=")
+		if (s.Net != nil && strings.HasPrefix(name, "netdev.")) || (withEnv && len(s.Env) > 0 && name == "env.vars") {
+			return nil, fmt.Errorf("unikraft guest: %w: %s sets library parameter %q, which urunc sets",
+				ErrInvalidSpec, unikernelCmdline, name)
+		}
+	}
+	return params, nil
+}
+
+// ukSplit splits s as ukargparse does: blanks separate arguments outside
+// quotes, '…' and "…" group and are removed, adjacent pieces join, empty
+// arguments are dropped. closed is false when a quote is left open.
+func ukSplit(s string) (args []string, closed bool) {
+	var cur []byte
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote == 0 && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'):
+			if len(cur) > 0 {
+				args = append(args, string(cur))
+			}
+			cur = nil
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case quote != 0 && c == quote:
+			quote = 0
+		default:
+			cur = append(cur, c)
+		}
+	}
+	if len(cur) > 0 {
+		args = append(args, string(cur))
+	}
+	return args, quote == 0
+}
+
 // unikraftJoin assembles parameters and application arguments.
 func unikraftJoin(params, app []string, annotation string) string {
-	if annotation != "" && hasStopToken(annotation) {
+	// Split as Unikraft splits it: a "--" that strings.Fields sees inside
+	// quotes is no stop token, and a quoted one is.
+	if args, _ := ukSplit(annotation); slices.Contains(args, unikraftStop) {
 		return strings.Join(append(params, annotation), " ")
 	}
 	if len(params) == 0 && len(app) == 0 {
@@ -172,15 +243,6 @@ func unikraftJoin(params, app []string, annotation string) string {
 	}
 	out := append(params, unikraftStop)
 	return strings.Join(append(out, app...), " ")
-}
-
-func hasStopToken(cmdline string) bool {
-	for _, f := range strings.Fields(cmdline) {
-		if f == unikraftStop {
-			return true
-		}
-	}
-	return false
 }
 
 // unikraftApp returns the application's arguments as command-line tokens.

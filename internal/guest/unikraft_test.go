@@ -80,41 +80,13 @@ func TestUnikraftBootErrors(t *testing.T) {
 	}
 }
 
-// ukSplit is ukargparse's splitting, for round-trip tests.
-func ukSplit(s string) []string {
-	var out []string
-	var cur []byte
-	var quote byte
-	started := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote == 0 && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'):
-			if started {
-				out = append(out, string(cur))
-			}
-			cur, started = nil, false
-		case quote == 0 && (c == '"' || c == '\''):
-			quote = c
-		case quote != 0 && c == quote:
-			quote = 0
-		default:
-			cur, started = append(cur, c), true
-		}
-	}
-	if started {
-		out = append(out, string(cur))
-	}
-	return out
-}
-
 func TestUKQuoteRoundTrip(t *testing.T) {
 	for _, a := range []string{"plain", "a b", `"`, `""x""`, "'", `a'b"c d`, " lead", "trail ", "x\ny", "ü ñ"} {
 		q, err := ukQuote(a)
 		if err != nil {
 			t.Fatalf("ukQuote(%q): %v", a, err)
 		}
-		if got := ukSplit(q); len(got) != 1 || got[0] != a {
+		if got, closed := ukSplit(q); !closed || len(got) != 1 || got[0] != a {
 			t.Errorf("ukQuote(%q) = %s splits to %q", a, q, got)
 		}
 	}
