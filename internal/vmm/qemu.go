@@ -67,6 +67,12 @@ func (qemu) Validate(s Spec) error {
 	if err := validateQEMUExtra(s); err != nil {
 		return err
 	}
+	if s.KernelFormat == FormatMultiboot && strings.ContainsAny(s.Initrd, ", \t") {
+		// QEMU's multiboot loader splits -initrd into modules at ',' and
+		// each module into a file and its command line at ' ': such a
+		// path would load another file or hand the guest other arguments.
+		return invalid("Initrd", "%q: a multiboot module path cannot hold ',' or blanks", s.Initrd)
+	}
 	_, err := qemuMachine(s.KernelFormat)
 	return err
 }

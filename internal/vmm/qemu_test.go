@@ -136,6 +136,8 @@ func TestQEMUValidate(t *testing.T) {
 		{"net without tap", func(s *Spec) { s.Net = &NetDevice{MAC: "02:00:00:00:00:01"} }, "Net.Tap", ErrInvalidSpec},
 		{"net bad mac", func(s *Spec) { s.Net = &NetDevice{Tap: "t", MAC: "02:00"} }, "Net.MAC", ErrInvalidSpec},
 		{"control socket too long", func(s *Spec) { s.ControlSocket = "/" + strings.Repeat("a", 107) }, "ControlSocket", ErrInvalidSpec},
+		{"multiboot initrd with a comma", func(s *Spec) { s.KernelFormat = FormatMultiboot; s.Initrd = "/a,/etc/shadow" }, "Initrd", ErrInvalidSpec},
+		{"multiboot initrd with a space", func(s *Spec) { s.KernelFormat = FormatMultiboot; s.Initrd = "/a -x" }, "Initrd", ErrInvalidSpec},
 		{"nul in control socket", func(s *Spec) { s.ControlSocket = "/a\x00b" }, "ControlSocket", ErrInvalidSpec},
 	}
 	q := qemu{}
