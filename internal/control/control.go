@@ -19,7 +19,6 @@ import (
 	"github.com/urunc-dev/urunc/internal/urunit"
 )
 
-
 // Signal asks urunit to pass sig to the guest's application. It connects to
 // the control socket at socketPath, writes the command, waits until the VMM
 // has read it and closes; timeout bounds the whole exchange. A nil error
