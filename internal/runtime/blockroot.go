@@ -13,6 +13,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/initrd"
 	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-dev/urunc/internal/unikernel"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -159,6 +160,38 @@ func setAutoclear(dev string, on bool) error {
 	return nil
 }
 
+// checkBlockOffRoot refuses an image block file that lives on the block
+// root's file system: the guest mounts that file system read-write from
+// the device, and binding the file into the VMM's container would keep it
+// mounted on the host meanwhile — two writers of one file system.
+func checkBlockOffRoot(blockPath, rootfs string, br *blockRoot) error {
+	if blockPath == "" {
+		return nil
+	}
+	same, err := sameDevice(blockPath, rootfs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", unikernel.KeyBlock, err)
+	}
+	if same {
+		return fmt.Errorf("%s %q: the file is on the container's rootfs, which the guest mounts read-write from %s; "+
+			"the host would keep that file system mounted meanwhile: use a rootfs snapshotter that is not block-backed "+
+			"(overlayfs) for this image", unikernel.KeyBlock, blockPath, br.Device)
+	}
+	return nil
+}
+
+// sameDevice reports whether two paths are on one file system.
+func sameDevice(a, b string) (bool, error) {
+	var sa, sb unix.Stat_t
+	if err := unix.Stat(a, &sa); err != nil {
+		return false, fmt.Errorf("stat %s: %w", a, err)
+	}
+	if err := unix.Stat(b, &sb); err != nil {
+		return false, fmt.Errorf("stat %s: %w", b, err)
+	}
+	return sa.Dev == sb.Dev, nil
+}
+
 // planBlockRoot boots a Linux guest from its rootfs's block device when a
 // snapshotter gave a block-backed rootfs: the device becomes the guest's
 // first disk (vda) and its root, instead of an initrd copy of the files.
@@ -168,6 +201,9 @@ func (r *Runtime) planBlockRoot(vs *vmSetup) error {
 	}
 	br, err := detectBlockRoot(vs.rootfs)
 	if err != nil || br == nil {
+		return err
+	}
+	if err := checkBlockOffRoot(vs.meta.BlockPath, vs.rootfs, br); err != nil {
 		return err
 	}
 	vs.block = br

@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/moby/sys/mountinfo"
@@ -31,5 +34,28 @@ func TestFindBlockRoot(t *testing.T) {
 				t.Fatalf("findBlockRoot = %+v, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCheckBlockOffRoot(t *testing.T) {
+	rootfs := t.TempDir()
+	onRoot := filepath.Join(rootfs, "data.img")
+	if err := os.WriteFile(onRoot, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	br := &blockRoot{Device: "/dev/loop7", FSType: "ext4"}
+	if err := checkBlockOffRoot("", rootfs, br); err != nil {
+		t.Errorf("no image block: %v", err)
+	}
+	err := checkBlockOffRoot(onRoot, rootfs, br)
+	if err == nil || !strings.Contains(err.Error(), "com.urunc.unikernel.block") || !strings.Contains(err.Error(), "/dev/loop7") {
+		t.Errorf("image block on the block root: %v, want a refusal naming the key and the device", err)
+	}
+	// A file on another file system (devtmpfs) is not the root's.
+	if err := checkBlockOffRoot("/dev/null", rootfs, br); err != nil {
+		t.Errorf("image block on another file system: %v", err)
+	}
+	if err := checkBlockOffRoot(filepath.Join(rootfs, "absent"), rootfs, br); err == nil {
+		t.Error("a missing image block is not an error")
 	}
 }

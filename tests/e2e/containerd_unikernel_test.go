@@ -193,7 +193,26 @@ func TestCtrBlockfileRootfs(t *testing.T) {
 		t.Fatalf("ctr run --snapshotter blockfile: exit %d\nstdout %s\nstderr %s\nwant the root on /dev/vda (ext4), writable", code, out, errs)
 	}
 	d.assertNoVMM(t)
-	// The snapshot's loop device is released once the container is gone.
+
+	// The same image with a block file: the file is on the block root the
+	// guest writes, so the host must not keep it mounted: refused.
+	img := filepath.Join(t.TempDir(), "data.img")
+	if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archive2 := filepath.Join(t.TempDir(), "blk.tar")
+	ref2 := "urunc.local/blockroot-block:test"
+	args2 := append(append([]string{}, args[:len(args)-4]...), "--block", img, "--block-mount", "/data", "--tag", ref2, "--output", archive2)
+	if out, err := exec.Command(filepath.Join(e.bin, "urunc-pack"), args2...).CombinedOutput(); err != nil {
+		t.Fatalf("urunc-pack: %v\n%s", err, out)
+	}
+	d.ctrOK("images", "import", archive2)
+	_, errs, code = d.ctr("run", "--rm", "--snapshotter", "blockfile", "--runtime", ctrdUruncRuntime, ref2, "blk2")
+	if code == 0 || !strings.Contains(errs, "com.urunc.unikernel.block") {
+		t.Errorf("ctr run of an image block on a block root: exit %d, stderr %s; want the refusal naming the key", code, errs)
+	}
+	d.assertNoVMM(t)
+	// The snapshots' loop devices are released once the containers are gone.
 	if loops, _ := exec.Command("losetup", "-a").CombinedOutput(); strings.Contains(string(loops), d.dir) {
 		t.Errorf("loop device of the test's snapshots left:\n%s", loops)
 	}
