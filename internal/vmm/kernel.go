@@ -110,34 +110,42 @@ func hasMultiboot2(head []byte) bool {
 
 // hasPVHNote looks for a Xen PHYS32_ENTRY note in the PT_NOTE segments and
 // the SHT_NOTE sections of an ELF file. A truncated note ends the search of
-// its blob, as a loader would stop there.
+// its blob, as a loader would stop there. Reads are bounded (elfread.go).
 func hasPVHNote(r io.ReaderAt) (bool, error) {
-	ef, err := elf.NewFile(r)
-	if err != nil {
-		return false, fmt.Errorf("parse elf: %w", err)
-	}
-	defer ef.Close()
-	blobs, err := noteSegments(ef)
+	img, err := openELF(r)
 	if err != nil {
 		return false, err
 	}
-	for _, s := range ef.Sections {
-		if s.Type != elf.SHT_NOTE {
-			continue
-		}
-		data, err := sectionData(s)
+	blobs, err := img.noteSegments()
+	if err != nil {
+		return false, err
+	}
+	secs, err := img.noteSections()
+	if err != nil {
+		return false, err
+	}
+	for _, s := range secs {
+		data, err := img.sectionData(s)
 		if err != nil {
 			return false, err
 		}
 		blobs = append(blobs, data)
 	}
 	for _, data := range blobs {
-		notes, _ := parseNotes(data, ef.ByteOrder)
-		for _, n := range notes {
-			if n.Name == "Xen" && n.Type == xenNotePVHEntry {
-				return true, nil
-			}
+		if hasNote(data, img.bo, "Xen", xenNotePVHEntry) {
+			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// hasNote reports whether data holds a note of the given owner and type
+// before any truncated note.
+func hasNote(data []byte, bo binary.ByteOrder, name string, typ uint32) bool {
+	found := false
+	_ = walkNotes(data, bo, func(n elfNote) bool {
+		found = string(n.Name) == name && n.Type == typ
+		return !found
+	})
+	return found
 }

@@ -89,22 +89,21 @@ func ReadSolo5Manifest(path string) (Solo5Manifest, error) {
 
 // readSolo5Manifest parses the notes of the ELF file read through r.
 func readSolo5Manifest(r io.ReaderAt) (Solo5Manifest, error) {
-	ef, err := elf.NewFile(r)
+	img, err := openELF(r)
 	if err != nil {
-		return Solo5Manifest{}, fmt.Errorf("parse elf: %w", err)
+		return Solo5Manifest{}, err
 	}
-	defer ef.Close()
-	if ef.Class != elf.ELFCLASS64 {
-		return Solo5Manifest{}, fmt.Errorf("%v: solo5 unikernels are 64-bit ELF", ef.Class)
+	if img.class != elf.ELFCLASS64 {
+		return Solo5Manifest{}, fmt.Errorf("%v: solo5 unikernels are 64-bit ELF", img.class)
 	}
-	blobs, err := noteBlobs(ef)
+	blobs, err := noteBlobs(img)
 	if err != nil {
 		return Solo5Manifest{}, err
 	}
 	var m Solo5Manifest
 	found := false
 	for _, data := range blobs {
-		ok, err := m.scanNotes(data, ef.ByteOrder)
+		ok, err := m.scanNotes(data, img.bo)
 		if err != nil {
 			return Solo5Manifest{}, err
 		}
@@ -118,18 +117,26 @@ func readSolo5Manifest(r io.ReaderAt) (Solo5Manifest, error) {
 
 // noteBlobs returns the contents of every PT_NOTE segment, or, when
 // there are none, of the .note.solo5.* sections.
-func noteBlobs(ef *elf.File) ([][]byte, error) {
-	out, err := noteSegments(ef)
+func noteBlobs(img *elfImage) ([][]byte, error) {
+	out, err := img.noteSegments()
 	if err != nil || len(out) > 0 {
 		return out, err
 	}
+	secs, err := img.noteSections()
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range []string{".note.solo5.abi", ".note.solo5.manifest"} {
-		if s := ef.Section(name); s != nil {
-			data, err := sectionData(s)
+		for _, s := range secs {
+			if s.name != name {
+				continue
+			}
+			data, err := img.sectionData(s)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, data)
+			break // the first of that name, as elf.File.Section finds
 		}
 	}
 	return out, nil
@@ -139,22 +146,27 @@ func noteBlobs(ef *elf.File) ([][]byte, error) {
 // and fills m from the Solo5 ones. It reports whether a manifest was
 // found.
 func (m *Solo5Manifest) scanNotes(data []byte, bo binary.ByteOrder) (bool, error) {
-	notes, err := parseNotes(data, bo)
 	found := false
-	for _, n := range notes {
-		if n.Name != solo5NoteName || n.DescOff != solo5NoteHdrSize {
-			continue
+	var bad error
+	err := walkNotes(data, bo, func(n elfNote) bool {
+		if string(n.Name) != solo5NoteName || n.DescOff != solo5NoteHdrSize {
+			return true
 		}
 		switch n.Type {
 		case solo5NoteMFT1:
 			devs, err := parseSolo5MFT(n.Desc, bo)
 			if err != nil {
-				return found, err
+				bad = err
+				return false
 			}
 			m.Devices, found = devs, true
 		case solo5NoteABI1:
 			m.parseABI1(n.Desc, bo)
 		}
+		return true
+	})
+	if bad != nil {
+		return found, bad
 	}
 	return found, err
 }
