@@ -31,6 +31,8 @@ type Config struct {
 	Solo5 Solo5 `toml:"solo5"`
 	API   API   `toml:"api"`
 	Host  Host  `toml:"host"`
+	// Limits bound what urunc copies out of an image.
+	Limits Limits `toml:"limits"`
 	// Binaries are the host paths of the other VMMs, by hypervisor name
 	// (firecracker, hvt, spt, cloud-hypervisor). QEMU's is [qemu] binary.
 	Binaries map[string]string `toml:"binaries"`
@@ -86,6 +88,21 @@ type Host struct {
 	KVMDevice string `toml:"kvm_device"`
 }
 
+// Limits bound the work an image can make urunc do on the host. Image
+// contents are untrusted: without a bound, a rootfs of large (or sparse,
+// or many times hard-linked) files fills the disk with the initrd.
+type Limits struct {
+	// InitrdMaxBytes caps a Linux guest's initrd in total: the image's
+	// initrd, the archive of the rootfs and urunit, and the kernel modules
+	// read for a block root. The kernel copied out of a block root is
+	// capped by it as well.
+	InitrdMaxBytes int64 `toml:"initrd_max_bytes"`
+}
+
+// MinInitrdMaxBytes is the smallest limits.initrd_max_bytes: urunit alone
+// takes a few MiB.
+const MinInitrdMaxBytes = 16 << 20
+
 // Solo5 configures the Solo5 tenders.
 type Solo5 struct {
 	// HVTSeccomp is the seccomp filter urunc installs for solo5-hvt, which
@@ -116,8 +133,9 @@ func Default() *Config {
 			Urunit:           "/usr/local/bin/urunit",
 			StopGraceSeconds: 10,
 		},
-		Solo5: Solo5{HVTSeccomp: sandbox.Enforce},
-		Host:  Host{KVMDevice: vmm.KVMDevice},
+		Solo5:  Solo5{HVTSeccomp: sandbox.Enforce},
+		Host:   Host{KVMDevice: vmm.KVMDevice},
+		Limits: Limits{InitrdMaxBytes: 2 << 30},
 	}
 }
 
@@ -184,6 +202,8 @@ func (c *Config) Validate() error {
 		return invalid("linux.stop_grace_seconds", "%d is below 0", c.Linux.StopGraceSeconds)
 	case !filepath.IsAbs(c.Host.KVMDevice):
 		return invalid("host.kvm_device", "%q is not an absolute path", c.Host.KVMDevice)
+	case c.Limits.InitrdMaxBytes < MinInitrdMaxBytes:
+		return invalid("limits.initrd_max_bytes", "%d is below %d (16 MiB)", c.Limits.InitrdMaxBytes, MinInitrdMaxBytes)
 	}
 	if _, err := sandbox.ParseMode(string(c.Solo5.HVTSeccomp)); err != nil {
 		return invalid("solo5.hvt_seccomp", "%v", err)

@@ -52,6 +52,9 @@ urunit = "/opt/urunc/urunit"
 
 [host]
 kvm_device = "/run/test/kvm"
+
+[limits]
+initrd_max_bytes = 536870912
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -65,6 +68,7 @@ kvm_device = "/run/test/kvm"
 	want.Linux.KernelArgs = "loglevel=7"
 	want.Linux.Urunit = "/opt/urunc/urunit"
 	want.Host.KVMDevice = "/run/test/kvm"
+	want.Limits.InitrdMaxBytes = 512 << 20
 	want.Path = path
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
@@ -106,6 +110,8 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown vmm binary", "[binaries]\nkvmtool = \"/x\"\n", ErrInvalidValue, "binaries.kvmtool"},
 		{"relative vmm binary", "[binaries]\nfirecracker = \"firecracker\"\n", ErrInvalidValue, "binaries.firecracker"},
 		{"relative kvm device", "[host]\nkvm_device = \"dev/kvm\"\n", ErrInvalidValue, "host.kvm_device"},
+		{"initrd limit too small", "[limits]\ninitrd_max_bytes = 1024\n", ErrInvalidValue, "limits.initrd_max_bytes"},
+		{"negative initrd limit", "[limits]\ninitrd_max_bytes = -1\n", ErrInvalidValue, "limits.initrd_max_bytes"},
 		{"bad hvt seccomp mode", "[solo5]\nhvt_seccomp = \"permissive\"\n", ErrInvalidValue, "solo5.hvt_seccomp"},
 	}
 	for _, c := range cases {
