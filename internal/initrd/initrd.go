@@ -57,9 +57,12 @@ var (
 // symbolic links are stored as links, never followed. Regular files,
 // directories, symbolic links and FIFOs are stored with their permissions,
 // owner and modification time; device nodes and sockets are skipped without
-// error (the guest's /dev is a devtmpfs). Hard links are stored as separate
-// copies. Entries are written in lexical order, so equal inputs give equal
-// archives.
+// error (the guest's /dev is a devtmpfs). Hard links are stored as newc
+// hard links: the contents once, with the first name. Entries are written in
+// lexical order, so equal inputs give equal archives.
+//
+// The archive is at most DefaultMaxBytes (BuildLimited takes another
+// limit); a file of 4 GiB or more, which newc cannot hold, is refused.
 //
 // An extra File replaces any rootfs entry at its path (a replaced directory
 // is dropped with its contents), and a rootfs entry that is not a directory
@@ -72,6 +75,14 @@ func Build(w io.Writer, rootfs string, extra []File) error {
 // (slash-separated, relative to rootfs, as "boot/vmlinuz"): the guest kernel
 // need not be copied into its own initramfs.
 func BuildOmitting(w io.Writer, rootfs string, extra []File, omit []string) error {
+	return BuildLimited(w, rootfs, extra, omit, &Budget{})
+}
+
+// BuildLimited is BuildOmitting charging every byte it writes to b, which
+// may already hold what the caller wrote before (an image's initrd). An
+// entry that does not fit is refused, naming it and the limit, before its
+// contents are read.
+func BuildLimited(w io.Writer, rootfs string, extra []File, omit []string, b *Budget) error {
 	plan, err := planExtras(extra)
 	if err != nil {
 		return err
@@ -79,13 +90,13 @@ func BuildOmitting(w io.Writer, rootfs string, extra []File, omit []string) erro
 	for _, o := range omit {
 		plan.omit[path.Clean(strings.TrimPrefix(o, "/"))] = true
 	}
-	cw := cpio.NewWriter(w)
+	cw := cpio.NewWriter(budgetWriter{w, b})
 	if rootfs != "" {
-		if err := writeRootfs(cw, rootfs, plan); err != nil {
+		if err := writeRootfs(cw, b, rootfs, plan); err != nil {
 			return err
 		}
 	}
-	if err := writeExtras(cw, plan); err != nil {
+	if err := writeExtras(cw, b, plan); err != nil {
 		return err
 	}
 	if err := cw.Close(); err != nil {
@@ -144,15 +155,15 @@ func cleanPath(p string) (string, error) {
 
 // writeExtras writes the extra files, each after any parent directory that
 // the archive does not hold yet.
-func writeExtras(cw *cpio.Writer, p *extraPlan) error {
+func writeExtras(cw *cpio.Writer, b *Budget, p *extraPlan) error {
 	for _, f := range p.files {
-		if err := writeParents(cw, p, f.Path); err != nil {
+		if err := writeParents(cw, b, p, f.Path); err != nil {
 			return err
 		}
 		if f.Mode.IsDir() && p.written[f.Path] {
 			continue
 		}
-		if err := writeExtra(cw, f); err != nil {
+		if err := writeExtra(cw, b, f); err != nil {
 			return fmt.Errorf("write %q: %w", f.Path, err)
 		}
 		if f.Mode.IsDir() {
@@ -163,7 +174,7 @@ func writeExtras(cw *cpio.Writer, p *extraPlan) error {
 }
 
 // writeParents writes the missing directories above name, outermost first.
-func writeParents(cw *cpio.Writer, p *extraPlan, name string) error {
+func writeParents(cw *cpio.Writer, b *Budget, p *extraPlan, name string) error {
 	var missing []string
 	for dir := path.Dir(name); dir != "." && !p.written[dir]; dir = path.Dir(dir) {
 		missing = append(missing, dir)
@@ -174,7 +185,7 @@ func writeParents(cw *cpio.Writer, p *extraPlan, name string) error {
 		if f, ok := p.byPath[dir]; ok {
 			mode = f.Mode
 		}
-		if err := cw.WriteHeader(&cpio.Header{Name: dir, Mode: cpioMode(mode), Links: 2}); err != nil {
+		if err := writeHeader(cw, b, &cpio.Header{Name: dir, Mode: cpioMode(mode), Links: 2}); err != nil {
 			return fmt.Errorf("write directory %q: %w", dir, err)
 		}
 		p.written[dir] = true
@@ -183,7 +194,7 @@ func writeParents(cw *cpio.Writer, p *extraPlan, name string) error {
 }
 
 // writeExtra writes one extra file, directory or symbolic link.
-func writeExtra(cw *cpio.Writer, f File) error {
+func writeExtra(cw *cpio.Writer, b *Budget, f File) error {
 	hdr := &cpio.Header{Name: f.Path, Mode: cpioMode(f.Mode), Links: 1}
 	if f.Mode.IsDir() {
 		hdr.Links = 2
@@ -193,7 +204,7 @@ func writeExtra(cw *cpio.Writer, f File) error {
 	if f.Mode.Type() == fs.ModeSymlink {
 		hdr.Linkname = string(f.Data)
 	}
-	if err := cw.WriteHeader(hdr); err != nil {
+	if err := writeHeader(cw, b, hdr); err != nil {
 		return err
 	}
 	_, err := cw.Write(f.Data)
@@ -231,6 +242,19 @@ func owner(fi fs.FileInfo) (uid, gid int) {
 		return int(st.Uid), int(st.Gid)
 	}
 	return 0, 0
+}
+
+// inodeKey identifies a file on the host, to find its other hard links.
+type inodeKey struct{ dev, ino uint64 }
+
+// hardLink returns the identity and link count of a regular file with
+// more than one link; ok is false for anything else.
+func hardLink(fi fs.FileInfo) (key inodeKey, nlink int, ok bool) {
+	st, isStat := fi.Sys().(*syscall.Stat_t)
+	if !isStat || !fi.Mode().IsRegular() || st.Nlink < 2 {
+		return inodeKey{}, 0, false
+	}
+	return inodeKey{uint64(st.Dev), uint64(st.Ino)}, int(min(uint64(st.Nlink), 1<<31)), true
 }
 
 // openRoot opens rootfs as an os.Root.

@@ -11,21 +11,30 @@ import (
 
 // rootfsWriter copies a directory tree into a cpio archive.
 type rootfsWriter struct {
-	cw   *cpio.Writer
-	root *os.Root
-	fsys fs.FS
-	plan *extraPlan
+	cw     *cpio.Writer
+	budget *Budget
+	root   *os.Root
+	fsys   fs.FS
+	plan   *extraPlan
+	// links maps a hard-linked host file to the archive inode number of
+	// its first stored name; later names are stored without contents.
+	links map[inodeKey]int64
 }
+
+// firstLinkInode numbers hard-linked entries above the cpio writer's own
+// count (one per entry), so the kernel, which matches links by inode
+// number, joins only the names that share a host inode.
+const firstLinkInode = 1 << 31
 
 // writeRootfs writes every supported entry below rootfs, in lexical order,
 // leaving out what the extra files replace.
-func writeRootfs(cw *cpio.Writer, rootfs string, plan *extraPlan) error {
+func writeRootfs(cw *cpio.Writer, b *Budget, rootfs string, plan *extraPlan) error {
 	root, err := openRoot(rootfs)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	rw := &rootfsWriter{cw: cw, root: root, fsys: root.FS(), plan: plan}
+	rw := &rootfsWriter{cw: cw, budget: b, root: root, fsys: root.FS(), plan: plan, links: map[inodeKey]int64{}}
 	if err := fs.WalkDir(rw.fsys, ".", rw.visit); err != nil {
 		return fmt.Errorf("copy rootfs %q: %w", rootfs, err)
 	}
@@ -86,17 +95,38 @@ func (rw *rootfsWriter) write(name string, fi fs.FileInfo) error {
 	switch t := fi.Mode().Type(); t {
 	case 0:
 		hdr.Size = fi.Size()
+		if key, nlink, ok := hardLink(fi); ok {
+			return rw.writeLink(hdr, key, nlink)
+		}
 		return rw.writeFile(hdr)
 	case fs.ModeDir:
 		hdr.Links = 2
-		return rw.cw.WriteHeader(hdr)
+		return writeHeader(rw.cw, rw.budget, hdr)
 	case fs.ModeSymlink:
 		return rw.writeSymlink(hdr)
 	case fs.ModeNamedPipe:
-		return rw.cw.WriteHeader(hdr)
+		return writeHeader(rw.cw, rw.budget, hdr)
 	default:
 		return nil // device nodes, sockets and irregular files are skipped
 	}
+}
+
+// writeLink writes one name of a hard-linked file: the first with the
+// contents, the others as empty entries with the same inode number, which
+// the kernel's unpacker turns into links (GNU cpio puts the contents on the
+// last name instead; the kernel takes either). The contents count once.
+func (rw *rootfsWriter) writeLink(hdr *cpio.Header, key inodeKey, nlink int) error {
+	hdr.Links = nlink
+	if ino, seen := rw.links[key]; seen {
+		hdr.Inode, hdr.Size = ino, 0
+		return writeHeader(rw.cw, rw.budget, hdr)
+	}
+	hdr.Inode = firstLinkInode + int64(len(rw.links))
+	if err := rw.writeFile(hdr); err != nil {
+		return err
+	}
+	rw.links[key] = hdr.Inode
+	return nil
 }
 
 // writeFile writes a regular file's header and exactly hdr.Size bytes of it.
@@ -106,7 +136,7 @@ func (rw *rootfsWriter) writeFile(hdr *cpio.Header) error {
 		return err
 	}
 	defer f.Close()
-	if err := rw.cw.WriteHeader(hdr); err != nil {
+	if err := writeHeader(rw.cw, rw.budget, hdr); err != nil {
 		return err
 	}
 	n, err := io.CopyN(rw.cw, f, hdr.Size)
@@ -124,7 +154,7 @@ func (rw *rootfsWriter) writeSymlink(hdr *cpio.Header) error {
 	}
 	hdr.Linkname = target
 	hdr.Size = int64(len(target))
-	if err := rw.cw.WriteHeader(hdr); err != nil {
+	if err := writeHeader(rw.cw, rw.budget, hdr); err != nil {
 		return err
 	}
 	_, err = io.WriteString(rw.cw, target)
