@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -65,19 +64,14 @@ func detectBlockRoot(rootfs string) (*blockRoot, error) {
 // copyOut copies a file of the rootfs into dir, so that nothing of the
 // container keeps the block file system mounted on the host while the
 // guest writes to it.
-func copyOut(src, dir, name string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", fmt.Errorf("copy %s out of the rootfs: %w", src, err)
-	}
-	defer in.Close()
+func copyOut(src, dir, name string, b *initrd.Budget) (string, error) {
 	dst := filepath.Join(dir, name)
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("copy %s out of the rootfs: %w", src, err)
 	}
 	defer out.Close()
-	if _, err := io.Copy(out, in); err != nil {
+	if err := initrd.CopyFile(out, src, b); err != nil {
 		return "", fmt.Errorf("copy %s out of the rootfs: %w", src, err)
 	}
 	return dst, out.Close()
@@ -87,7 +81,7 @@ func copyOut(src, dir, name string) (string, error) {
 // initrd entries: a guest whose root is on a block device needs its block
 // driver before it can mount that root. Read through an os.Root, so links
 // in the image cannot reach out of it.
-func moduleFiles(rootfs string) ([]initrd.File, error) {
+func moduleFiles(rootfs string, b *initrd.Budget) ([]initrd.File, error) {
 	root, err := os.OpenRoot(rootfs)
 	if err != nil {
 		return nil, fmt.Errorf("open rootfs: %w", err)
@@ -98,7 +92,7 @@ func moduleFiles(rootfs string) ([]initrd.File, error) {
 		if err != nil || !d.Type().IsRegular() || !strings.HasSuffix(p, ".ko") {
 			return err
 		}
-		data, err := fs.ReadFile(root.FS(), p)
+		data, err := initrd.ReadFile(root.FS(), p, b)
 		if err != nil {
 			return err
 		}

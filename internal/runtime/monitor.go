@@ -45,7 +45,7 @@ func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	}
 	if vs.block != nil {
 		// Nothing may keep the block file system mounted on the host.
-		k, err := copyOut(vs.meta.KernelPath, vs.dir, "kernel")
+		k, err := copyOut(vs.meta.KernelPath, vs.dir, "kernel", r.initrdBudget())
 		if err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 		return err
 	}
 	if vs.block != nil {
-		mods, err := moduleFiles(vs.rootfs)
+		mods, err := moduleFiles(vs.rootfs, r.initrdBudget())
 		if err != nil {
 			return err
 		}
@@ -115,13 +115,14 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 	if err := out.Chown(int(vs.plan.GuestSpec.UID), int(vs.plan.GuestSpec.GID)); err != nil {
 		return fmt.Errorf("create initrd: %w", err)
 	}
+	budget := r.initrdBudget()
 	if meta.InitrdPath != "" {
-		if err := appendFile(out, meta.InitrdPath); err != nil {
+		if err := appendFile(out, meta.InitrdPath, budget); err != nil {
 			return err
 		}
 	}
 	rootfs := rootfsDir(vs, s)
-	if err := initrd.BuildOmitting(out, rootfs, files, imageFiles(rootfs, meta)); err != nil {
+	if err := initrd.BuildLimited(out, rootfs, files, imageFiles(rootfs, meta), budget); err != nil {
 		return fmt.Errorf("build initrd from rootfs: %w", err)
 	}
 	return out.Close()
@@ -149,16 +150,16 @@ func rootfsDir(vs *vmSetup, s *specs.Spec) string {
 	return vs.rootfs
 }
 
-func appendFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open image initrd: %w", err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(w, f); err != nil {
+func appendFile(w io.Writer, path string, b *initrd.Budget) error {
+	if err := initrd.CopyFile(w, path, b); err != nil {
 		return fmt.Errorf("copy image initrd: %w", err)
 	}
 	return nil
+}
+
+// initrdBudget is a fresh allowance of [limits] initrd_max_bytes.
+func (r *Runtime) initrdBudget() *initrd.Budget {
+	return &initrd.Budget{Max: r.Config.Limits.InitrdMaxBytes, Setting: "[limits] initrd_max_bytes in " + r.Config.Path}
 }
 
 // urunitFiles returns urunit and its config as initrd entries.
