@@ -14,7 +14,7 @@ TAGS     := seccomp
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test unit e2e demo vet clean
+.PHONY: all urunc shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test unit e2e demo vet fuzz clean
 
 all: urunc shim pack urunit hello httpd
 
@@ -72,6 +72,18 @@ install: all
 	install -D -m 0755 $(BIN)/urunit $(DESTDIR)$(PREFIX)/bin/urunit
 	install -D -m 0755 $(BIN)/containerd-shim-urunc-v2 $(DESTDIR)$(PREFIX)/bin/containerd-shim-urunc-v2
 	install -D -m 0755 $(BIN)/urunc-pack $(DESTDIR)$(PREFIX)/bin/urunc-pack
+
+# Every Fuzz target in the repository, FUZZTIME each, one worker (the
+# targets are found, not listed: a new one is picked up by itself). Seed
+# corpora and testdata/fuzz regressions already run under 'go test'.
+FUZZTIME ?= 1m
+fuzz:
+	@for pkg in $$(git grep --untracked -l '^func Fuzz' -- '*_test.go' | xargs -n1 dirname | sort -u); do \
+		for t in $$($(GO) test -tags $(TAGS) -list '^Fuzz' ./$$pkg | grep '^Fuzz'); do \
+			echo "== ./$$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -tags $(TAGS) -run=NONE -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -parallel 1 ./$$pkg || exit 1; \
+		done; \
+	done
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...
