@@ -88,8 +88,17 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 	undo := func() {}
 	var vs *vmSetup
 	if meta != nil {
-		var err error
-		vs, err = r.planVM(meta, spec)
+		files, err := openImageFiles(meta, rootfsPath(opts.Bundle, spec))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		// Open until the init has bound them: they are checked then.
+		defer func() {
+			if vs == nil || !vs.checking {
+				files.Close()
+			}
+		}()
+		vs, err = r.planVM(meta, files, spec)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -125,6 +134,17 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 	if err != nil {
 		undo()
 		return nil, nil, nil, err
+	}
+	if vs != nil {
+		vs.checking = true
+		r.afterStart = append(r.afterStart, func() error {
+			defer vs.files.Close()
+			st, err := c.State()
+			if err != nil {
+				return fmt.Errorf("container state: %w", err)
+			}
+			return verifyBinds(st.InitProcessPid, vs.binds())
+		})
 	}
 	if vs != nil && vs.block != nil {
 		release := func() error { return releaseBlockRoot(vs.block, vs.rootfs) }

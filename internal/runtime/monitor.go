@@ -45,7 +45,7 @@ func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	}
 	if vs.block != nil {
 		// Nothing may keep the block file system mounted on the host.
-		k, err := copyOut(vs.meta.KernelPath, vs.dir, "kernel", r.initrdBudget())
+		k, err := copyOut(fdPath(vs.files.kernel), vs.dir, "kernel", r.initrdBudget())
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 	}
 	budget := r.initrdBudget()
 	if meta.InitrdPath != "" {
-		if err := appendFile(out, meta.InitrdPath, budget); err != nil {
+		if err := appendFile(out, fdPath(vs.files.initrd), budget); err != nil {
 			return err
 		}
 	}

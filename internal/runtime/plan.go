@@ -44,6 +44,7 @@ const (
 // vmSetup is the host-side result of planning a unikernel container.
 type vmSetup struct {
 	meta   *unikernel.Config
+	files  *vettedFiles // meta's files, opened where they were resolved
 	plan   launcher.Plan
 	initrd string     // host path bound at monitorInitrd, "" for none
 	dir    string     // the container's VM folder
@@ -51,9 +52,25 @@ type vmSetup struct {
 	trace  string     // host trace file bound into the container, "" for none
 	block  *blockRoot // the rootfs's block device, when the guest boots from it
 	kernel string     // host path of the kernel bound into the container
+	// checking: the files are left open for the check of the binds,
+	// which closes them.
+	checking bool
 	// kvmDevice is the host KVM device node the VMM gets as /dev/kvm, ""
 	// for a VMM that runs without KVM.
 	kvmDevice string
+}
+
+// binds are the image files bound into the container as they are, by
+// their path there, for verifyBinds.
+func (vs *vmSetup) binds() map[string]*os.File {
+	b := map[string]*os.File{monitorBlock: vs.files.block}
+	if vs.kernel == "" {
+		b[monitorKernel] = vs.files.kernel
+	}
+	if vs.initrd == vs.meta.InitrdPath {
+		b[monitorInitrd] = vs.files.initrd
+	}
+	return b
 }
 
 // kernelPath is the host file bound as the guest kernel: the image's, or a
@@ -67,7 +84,7 @@ func (vs *vmSetup) kernelPath() string {
 
 // planVM validates the unikernel request and decides how the VM boots. It
 // creates nothing.
-func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error) {
+func (r *Runtime) planVM(meta *unikernel.Config, files *vettedFiles, s *specs.Spec) (*vmSetup, error) {
 	g, err := guest.Get(guest.Type(meta.Type))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", unikernel.KeyType, err)
@@ -89,7 +106,8 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	if err != nil {
 		return nil, err
 	}
-	format, err := vmm.InspectKernel(meta.KernelPath)
+	kernel := fdPath(files.kernel)
+	format, err := vmm.InspectKernel(kernel)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, err)
 	}
@@ -130,7 +148,7 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 		vs.Block = []vmm.BlockDevice{{Path: monitorBlock}}
 	}
 	if v.Name() == vmm.HVT || v.Name() == vmm.SPT {
-		m, err := vmm.ReadSolo5Manifest(meta.KernelPath)
+		m, err := vmm.ReadSolo5Manifest(kernel)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, err)
 		}
@@ -138,7 +156,7 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	}
 	gs := guestSpec(meta, s)
 	gs.Platform = platforms[v.Name()]
-	if err := planShares(meta, s, &gs, &vs); err != nil {
+	if err := planShares(meta, kernel, s, &gs, &vs); err != nil {
 		return nil, err
 	}
 	if err := planDevices(s, g.Type(), v.Name(), &gs, &vs); err != nil {
@@ -163,7 +181,7 @@ func (r *Runtime) planVM(meta *unikernel.Config, s *specs.Spec) (*vmSetup, error
 	if _, err := launcher.Argv(plan, &placeholderNet); err != nil {
 		return nil, err
 	}
-	return &vmSetup{meta: meta, plan: plan, kvmDevice: kvmDevice}, nil
+	return &vmSetup{meta: meta, files: files, plan: plan, kvmDevice: kvmDevice}, nil
 }
 
 // placeholderNet stands for the network start will find, for checking a

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"io"
 	"fmt"
 	"os"
 	"slices"
@@ -33,7 +34,7 @@ var nineP = []byte("9p2000.L")
 // (resolv.conf, hosts, hostname, termination-log) and of the pod's
 // /dev/shm are the client's plumbing for the container process; the guest
 // gets DNS from the network set-up and makes its own /dev.
-func planShares(meta *unikernel.Config, s *specs.Spec, gs *guest.Spec, vs *vmm.Spec) error {
+func planShares(meta *unikernel.Config, kernel string, s *specs.Spec, gs *guest.Spec, vs *vmm.Spec) error {
 	if meta.MountRootfs {
 		gs.RootShare = rootShareTag
 		vs.Shares = append(vs.Shares, vmm.Share{Path: monitorRootfs, Tag: rootShareTag})
@@ -50,7 +51,7 @@ func planShares(meta *unikernel.Config, s *specs.Spec, gs *guest.Spec, vs *vmm.S
 	if len(vs.Shares) == 0 {
 		return nil
 	}
-	return checkShares(meta, gs, vs)
+	return checkShares(meta, kernel, gs, vs)
 }
 
 // pseudoDirs hold what the guest kernel makes itself (CRI binds the pod's
@@ -70,8 +71,35 @@ func isFolderBind(m specs.Mount) bool {
 	return err == nil && fi.IsDir()
 }
 
+// fileContains reports whether the file holds needle, reading it in
+// chunks: a kernel is read once, without holding it all in memory.
+func fileContains(path string, needle []byte) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20+len(needle))
+	keep := 0 // bytes carried over, so a needle across chunks is found
+	for {
+		n, err := f.Read(buf[keep:])
+		if bytes.Contains(buf[:keep+n], needle) {
+			return true, nil
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		end := keep + n
+		keep = min(len(needle)-1, end)
+		copy(buf, buf[end-keep:end])
+	}
+}
+
 // checkShares refuses shares the guest cannot take, naming the mount.
-func checkShares(meta *unikernel.Config, gs *guest.Spec, vs *vmm.Spec) error {
+func checkShares(meta *unikernel.Config, kernel string, gs *guest.Spec, vs *vmm.Spec) error {
 	what := "the image rootfs (" + unikernel.KeyMountRootfs + ")"
 	if len(gs.Mounts) > 0 {
 		what = "volume " + strconv.Quote(gs.Mounts[0].Target)
@@ -79,11 +107,11 @@ func checkShares(meta *unikernel.Config, gs *guest.Spec, vs *vmm.Spec) error {
 	if meta.Type != string(guest.Linux) {
 		return fmt.Errorf("%s: guest type %s cannot mount shared folders; only linux guests can (drop the mount)", what, meta.Type)
 	}
-	kernel, err := os.ReadFile(meta.KernelPath)
+	has9p, err := fileContains(kernel, nineP)
 	if err != nil {
-		return fmt.Errorf("%s: read kernel: %w", what, err)
+		return fmt.Errorf("%s: read kernel %q: %w", what, meta.Binary, err)
 	}
-	if !bytes.Contains(kernel, nineP) {
+	if !has9p {
 		return fmt.Errorf("%s: the guest kernel %q has no 9p support (or is compressed): use an uncompressed kernel with CONFIG_9P_FS and CONFIG_NET_9P_VIRTIO, such as `make guest-kernel`'s vmlinux, or drop the mount", what, meta.Binary)
 	}
 	return nil
