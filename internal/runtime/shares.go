@@ -2,8 +2,8 @@ package runtime
 
 import (
 	"bytes"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
