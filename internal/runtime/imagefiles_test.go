@@ -99,3 +99,21 @@ func TestVerifyBinds(t *testing.T) {
 		t.Errorf("another file at the bind: %v, want a refusal", err)
 	}
 }
+
+func TestFileContains(t *testing.T) {
+	needle := []byte("9P2000")
+	for _, at := range []int{0, 1<<20 - 3, 1 << 20, 3<<20 + 7, -1} {
+		data := make([]byte, 4<<20)
+		if at >= 0 {
+			copy(data[at:], needle)
+		}
+		p := filepath.Join(t.TempDir(), "k")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := fileContains(p, needle)
+		if err != nil || got != (at >= 0) {
+			t.Errorf("needle at %d: %v, %v", at, got, err)
+		}
+	}
+}
