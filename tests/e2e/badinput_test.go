@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -60,10 +61,7 @@ func TestBadInputs(t *testing.T) {
 			return []string{"create", "-b", dir, "c1"}
 		}, "urunc.json"},
 		{"missing qemu binary", func(t *testing.T, r *runtime) []string {
-			e2 := *r.e
-			e2.config = filepath.Join(t.TempDir(), "config.toml")
-			writeFile(t, e2.config, "[qemu]\nbinary = \"/nonexistent/qemu-system-x86_64\"\n")
-			r.e = &e2
+			r.e = withConfig(t, r.e, "[qemu]\nbinary = \"/nonexistent/qemu-system-x86_64\"\n")
 			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
 		}, "qemu"},
 		// An id is one folder name, by runc's rule, for every verb: the
@@ -113,6 +111,89 @@ func TestBadInputs(t *testing.T) {
 				}
 			}), "c1"}
 		}, "which is the host's"},
+		// The image's files.
+		{"kernel is a folder", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("binary", "/boot")), "c1"}
+		}, "com.urunc.unikernel.binary"},
+		{"kernel climbs out by ..", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("binary", "/../../../../etc/hostname")), "c1"}
+		}, "com.urunc.unikernel.binary"},
+		{"kernel is no kernel", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, annot("binary", "/boot/junk"))
+			writeFile(t, filepath.Join(dir, "rootfs/boot/junk"), strings.Repeat("not a kernel ", 100))
+			return []string{"create", "-b", dir, "c1"}
+		}, "com.urunc.unikernel.binary"},
+		{"kernel is empty", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, annot("binary", "/boot/empty"))
+			writeFile(t, filepath.Join(dir, "rootfs/boot/empty"), "")
+			return []string{"create", "-b", dir, "c1"}
+		}, "com.urunc.unikernel.binary"},
+		{"kernel is a fifo", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, annot("binary", "/boot/fifo"))
+			if err := syscall.Mkfifo(filepath.Join(dir, "rootfs/boot/fifo"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"create", "-b", dir, "c1"}
+		}, "com.urunc.unikernel.binary"},
+		{"missing initrd", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("initrd", "/boot/initrd.img")), "c1"}
+		}, "com.urunc.unikernel.initrd"},
+		{"missing block image", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("block", "/data.img")), "c1"}
+		}, "com.urunc.unikernel.block"},
+		{"guest the vmm cannot run", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) {
+				b.spec.Annotations["com.urunc.unikernel.unikernelType"] = "mirage"
+				b.spec.Annotations["com.urunc.unikernel.hypervisor"] = "firecracker"
+			}), "c1"}
+		}, "com.urunc.unikernel.hypervisor"},
+		{"mountRootfs not a boolean", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("mountRootfs", "perhaps")), "c1"}
+		}, "com.urunc.unikernel.mountRootfs"},
+		{"image cmdline ends urunc's options", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("cmdline", "quiet -- /bin/sh")), "c1"}
+		}, "com.urunc.unikernel.cmdline"},
+		{"image cmdline sets urunit's parameters", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, annot("cmdline", "urunit.halt=poweroff")), "c1"}
+		}, "com.urunc.unikernel.cmdline"},
+		{"urunc.json not JSON", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, func(b *bundle) { b.spec.Annotations = nil })
+			writeFile(t, filepath.Join(dir, "rootfs/urunc.json"), `{"com.urunc.unikernel.unikernelType": `)
+			return []string{"create", "-b", dir, "c1"}
+		}, "urunc.json"},
+		// The spec.
+		{"memory limit below the floor", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) {
+				limit := int64(32 << 20)
+				b.spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+			}), "c1"}
+		}, "linux.resources.memory.limit"},
+		{"no process args", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) { b.spec.Process.Args = nil }), "c1"}
+		}, "process.args"},
+		{"relative cwd", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) { b.spec.Process.Cwd = "srv" }), "c1"}
+		}, "process.cwd"},
+		{"no linux section", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) { b.spec.Linux = nil }), "c1"}
+		}, "linux section"},
+		// The host's configuration.
+		{"unknown config key", func(t *testing.T, r *runtime) []string {
+			r.e = withConfig(t, r.e, "[qemu]\nbinray = \"/x\"\n")
+			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
+		}, "qemu.binray"},
+		{"relative kvm device", func(t *testing.T, r *runtime) []string {
+			r.e = withConfig(t, r.e, "[host]\nkvm_device = \"kvm\"\n")
+			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
+		}, "host.kvm_device"},
+		{"missing firecracker", func(t *testing.T, r *runtime) []string {
+			r.e = withConfig(t, r.e, "[binaries]\nfirecracker = \"/nonexistent/firecracker\"\n")
+			return []string{"create", "-b", uk(t, annot("hypervisor", "firecracker")), "c1"}
+		}, "firecracker"},
+		{"missing urunit", func(t *testing.T, r *runtime) []string {
+			r.e = withConfig(t, r.e, "[linux]\nurunit = \"/nonexistent/urunit\"\n")
+			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
+		}, "[linux] urunit"},
 		{"unknown container id", func(t *testing.T, r *runtime) []string {
 			return []string{"state", "nosuch"}
 		}, "nosuch"},
@@ -166,6 +247,14 @@ func TestBadInputs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withConfig is e with another urunc config file.
+func withConfig(t *testing.T, e *env, body string) *env {
+	e2 := *e
+	e2.config = filepath.Join(t.TempDir(), "config.toml")
+	writeFile(t, e2.config, body)
+	return &e2
 }
 
 func nonEmptyLines(s string) []string {
