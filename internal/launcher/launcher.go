@@ -33,6 +33,9 @@ type Plan struct {
 	// RootDisk is the host block device the guest boots from, "" for none
 	// (kept so that delete can release it).
 	RootDisk string `json:"rootDisk,omitempty"`
+	// LoopGuard: the launcher denies the VMM the loop-device ioctls, so
+	// that it cannot detach or reconfigure the root disk it is given.
+	LoopGuard bool `json:"loopGuard,omitempty"`
 	// Seccomp is the mode of the filter the launcher installs before it
 	// execs a VMM that has none of its own (sandbox.For); "" for none.
 	Seccomp sandbox.Mode `json:"seccomp,omitempty"`
@@ -184,6 +187,11 @@ func Exec(dir string) error {
 // confine installs the plan's seccomp filter; it is the last step before
 // the exec, since the filter binds the launcher too.
 func confine(p Plan) error {
+	if p.LoopGuard {
+		if err := sandbox.ApplyLoopGuard(); err != nil {
+			return fmt.Errorf("%w: the VMM does not get the root disk unguarded", err)
+		}
+	}
 	if p.Seccomp == "" || p.Seccomp == sandbox.Off {
 		return nil
 	}

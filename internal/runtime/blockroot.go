@@ -12,6 +12,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/initrd"
 	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-dev/urunc/internal/sandbox"
 	"github.com/urunc-dev/urunc/internal/unikernel"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
@@ -202,6 +203,9 @@ func (r *Runtime) planBlockRoot(vs *vmSetup) error {
 	}
 	vs.block = br
 	vs.plan.RootDisk = br.Device
+	if vs.plan.LoopGuard = sandbox.Available(); !vs.plan.LoopGuard {
+		r.Log.Warnf("this urunc has no seccomp support: the VMM could detach or reconfigure the root disk %s (build with 'make')", br.Device)
+	}
 	vs.plan.Spec.Block = append([]vmm.BlockDevice{{Path: br.Device, Root: true}}, vs.plan.Spec.Block...)
 	vs.plan.GuestSpec.RootDevice, vs.plan.GuestSpec.RootFSType = "/dev/vda", br.FSType
 	if _, err := launcher.Argv(vs.plan, &placeholderNet); err != nil {

@@ -38,6 +38,13 @@ func TestMain(m *testing.M) {
 	case stage == "probe":
 		probe()
 		os.Exit(0)
+	case stage == "loopguard":
+		if err := ApplyLoopGuard(); err != nil {
+			fmt.Println("apply:", err)
+			os.Exit(3)
+		}
+		probeLoop()
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -110,6 +117,29 @@ func probe() {
 	report("mkdir", unix.Mkdir("/nonexistent/urunc-sandbox-probe", 0o700)) // ENOENT
 }
 
+// probeLoop tries the loop ioctls on /dev/null (ENOTTY when let through)
+// and ioctls of other kinds.
+func probeLoop() {
+	fd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fmt.Println("open:", err)
+		return
+	}
+	for name, cmd := range map[string]uint64{
+		"LOOP_CLR_FD": 0x4C01, "LOOP_SET_STATUS64": 0x4C04, "LOOP_CONFIGURE": 0x4C0A,
+		"LOOP_CTL_REMOVE": 0x4C81, "LOOP_CLR_FD_high_bits": 0xdead_0000_0000_4C01,
+		"TCGETS": unix.TCGETS, "BLKGETSIZE64": unix.BLKGETSIZE64,
+	} {
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(cmd), 0)
+		switch e {
+		case unix.EPERM:
+			fmt.Printf("%s=EPERM\n", name)
+		default:
+			fmt.Printf("%s=%v\n", name, errnoErr(e))
+		}
+	}
+}
+
 func errnoErr(e unix.Errno) error {
 	if e == 0 {
 		return nil
@@ -155,6 +185,34 @@ func TestApplyHVTEnforce(t *testing.T) {
 	for k, w := range want {
 		if got[k] != w {
 			t.Errorf("%s under the hvt filter: %q, want %q", k, got[k], w)
+		}
+	}
+}
+
+// The loop guard denies the loop ioctls, whatever the upper bits say, and
+// lets every other ioctl through.
+func TestApplyLoopGuard(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), stageEnv+"=loopguard")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("guarded child: %v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			got[k] = v
+		}
+	}
+	for k, w := range map[string]string{"LOOP_CLR_FD": "EPERM", "LOOP_SET_STATUS64": "EPERM", "LOOP_CONFIGURE": "EPERM",
+		"LOOP_CTL_REMOVE": "EPERM", "LOOP_CLR_FD_high_bits": "EPERM",
+		"TCGETS": "inappropriate ioctl for device", "BLKGETSIZE64": "inappropriate ioctl for device"} {
+		if got[k] != w {
+			t.Errorf("%s under the loop guard: %q, want %q\n%s", k, got[k], w, out)
 		}
 	}
 }

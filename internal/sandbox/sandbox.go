@@ -70,6 +70,16 @@ type Arg struct {
 	Value uint64
 }
 
+// The loop-device ioctls (LOOP_SET_FD 0x4C00 to LOOP_CONFIGURE 0x4C0A,
+// and loop-control's 0x4C80-0x4C82) are plain numbers of type 'L' with no
+// size or direction bits. The kernel takes the command as an unsigned int,
+// so the upper 32 bits of the register are masked out: a command with
+// junk above bit 31 must not slip past.
+const (
+	LoopIoctlMask  = 0xFFFFFF00
+	LoopIoctlValue = 0x4C00
+)
+
 // ErrUnavailable is returned by Apply when this urunc binary was built
 // without seccomp support.
 var ErrUnavailable = errors.New("urunc was built without seccomp support (build it with 'make', which sets -tags seccomp)")
