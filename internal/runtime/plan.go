@@ -107,7 +107,7 @@ func (r *Runtime) planVM(meta *unikernel.Config, files *vettedFiles, s *specs.Sp
 		return nil, err
 	}
 	kernel := fdPath(files.kernel)
-	format, err := vmm.InspectKernel(kernel)
+	format, err := vmm.InspectKernelAt(files.kernel)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, err)
 	}
@@ -148,7 +148,7 @@ func (r *Runtime) planVM(meta *unikernel.Config, files *vettedFiles, s *specs.Sp
 		vs.Block = []vmm.BlockDevice{{Path: monitorBlock}}
 	}
 	if v.Name() == vmm.HVT || v.Name() == vmm.SPT {
-		m, err := vmm.ReadSolo5Manifest(kernel)
+		m, err := vmm.ReadSolo5ManifestAt(files.kernel)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, err)
 		}

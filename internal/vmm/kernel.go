@@ -38,6 +38,15 @@ func InspectKernel(path string) (KernelFormat, error) {
 	return format, nil
 }
 
+// InspectKernelAt is InspectKernel on an open file; the caller names it.
+func InspectKernelAt(r io.ReaderAt) (KernelFormat, error) {
+	format, err := inspect(r)
+	if err != nil {
+		return "", fmt.Errorf("inspect kernel: %w", err)
+	}
+	return format, nil
+}
+
 // inspect classifies the image read through r.
 func inspect(r io.ReaderAt) (KernelFormat, error) {
 	head := make([]byte, inspectReadSize)

@@ -87,6 +87,16 @@ func ReadSolo5Manifest(path string) (Solo5Manifest, error) {
 	return m, nil
 }
 
+// ReadSolo5ManifestAt is ReadSolo5Manifest on an open file; the caller
+// names it.
+func ReadSolo5ManifestAt(r io.ReaderAt) (Solo5Manifest, error) {
+	m, err := readSolo5Manifest(r)
+	if err != nil {
+		return Solo5Manifest{}, fmt.Errorf("read solo5 manifest: %w", err)
+	}
+	return m, nil
+}
+
 // readSolo5Manifest parses the notes of the ELF file read through r.
 func readSolo5Manifest(r io.ReaderAt) (Solo5Manifest, error) {
 	img, err := openELF(r)
