@@ -131,16 +131,11 @@ func checkRedirect(t *testing.T, tn *testNet, from, to string) {
 	}
 }
 
-// In a pod's namespace, container A's guest exits, B starts and takes the
-// interface over, then A is deleted: A's teardown removes A's tap alone,
-// and B's redirect stays. A filter of another tool on the interface
-// survives both.
-func TestTeardownLeavesOthers(t *testing.T) {
-	tn := newTestNet(t)
-	tapA, tapB := TapName(t.Name()+"A"), TapName(t.Name()+"B")
-	tn.tc(t, "qdisc", "add", "dev", ctrIf, "ingress")
-	tn.tc(t, "filter", "add", "dev", ctrIf, "ingress", "prio", "7", "protocol", "ip", "u32", "match", "u32", "0", "0", "flowid", "1:1")
-	var wA, wB Wiring
+// setupSuccessor wires container A's tap, then B's: A's VMM is gone by
+// then (its tap has no carrier: nobody ever held it).
+func setupSuccessor(t *testing.T, tn *testNet) (tapA, tapB string, wA, wB Wiring) {
+	t.Helper()
+	tapA, tapB = TapName(t.Name()+"A"), TapName(t.Name()+"B")
 	tn.inCtr(t, func() error {
 		ifc, err := Discover("")
 		if err != nil {
@@ -149,10 +144,21 @@ func TestTeardownLeavesOthers(t *testing.T) {
 		if wA, err = Setup(ifc, tapA, testUID, testGID); err != nil {
 			return err
 		}
-		// A's VMM is gone: its tap has no carrier (nobody ever held it).
 		wB, err = Setup(ifc, tapB, testUID, testGID)
 		return err
 	})
+	return tapA, tapB, wA, wB
+}
+
+// In a pod's namespace, container A's guest exits, B starts and takes the
+// interface over, then A is deleted: A's teardown removes A's tap alone,
+// and B's redirect stays. A filter of another tool on the interface
+// survives both.
+func TestTeardownLeavesOthers(t *testing.T) {
+	tn := newTestNet(t)
+	tn.tc(t, "qdisc", "add", "dev", ctrIf, "ingress")
+	tn.tc(t, "filter", "add", "dev", ctrIf, "ingress", "prio", "7", "protocol", "ip", "u32", "match", "u32", "0", "0", "flowid", "1:1")
+	tapA, tapB, wA, wB := setupSuccessor(t, tn)
 	if wA.IngressQdisc || wB.IngressQdisc {
 		t.Errorf("the ingress qdisc another tool made is recorded as urunc's: %+v %+v", wA, wB)
 	}
@@ -178,19 +184,7 @@ func TestTeardownLeavesOthers(t *testing.T) {
 // last one.
 func TestTeardownAdoptedQdisc(t *testing.T) {
 	tn := newTestNet(t)
-	tapA, tapB := TapName(t.Name()+"A"), TapName(t.Name()+"B")
-	var wA, wB Wiring
-	tn.inCtr(t, func() error {
-		ifc, err := Discover("")
-		if err != nil {
-			return err
-		}
-		if wA, err = Setup(ifc, tapA, testUID, testGID); err != nil {
-			return err
-		}
-		wB, err = Setup(ifc, tapB, testUID, testGID)
-		return err
-	})
+	_, tapB, wA, wB := setupSuccessor(t, tn)
 	if !wA.IngressQdisc || !wB.IngressQdisc {
 		t.Errorf("wirings %+v %+v: both should own the qdisc (A made it, B took it over)", wA, wB)
 	}
