@@ -95,18 +95,28 @@ func CopyFile(w io.Writer, path string, b *Budget) error {
 		return err
 	}
 	defer f.Close()
+	return CopyOpen(w, f, path, b)
+}
+
+// CopyOpen is CopyFile on a file already open, read from its start
+// whatever its offset; name is what errors call it.
+func CopyOpen(w io.Writer, f *os.File, name string, b *Budget) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%q: not a regular file (%v)", path, fi.Mode().Type())
+		return fmt.Errorf("%q: not a regular file (%v)", name, fi.Mode().Type())
 	}
-	if err := b.take(path, fi.Size()); err != nil {
+	if err := b.take(name, fi.Size()); err != nil {
 		return err
 	}
-	if n, err := io.CopyN(w, f, fi.Size()); err != nil {
-		return fmt.Errorf("copy %q: %d of %d bytes: %w", path, n, fi.Size(), err)
+	n, err := io.Copy(w, io.NewSectionReader(f, 0, fi.Size()))
+	if err == nil && n < fi.Size() {
+		err = io.ErrUnexpectedEOF // the file shrank meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("copy %q: %d of %d bytes: %w", name, n, fi.Size(), err)
 	}
 	return nil
 }

@@ -192,3 +192,33 @@ func TestCopyFileAndReadFile(t *testing.T) {
 		t.Errorf("ReadFile big: %v, want ErrTooLarge", err)
 	}
 }
+
+// CopyOpen reads an open file from its start, whatever its offset, and
+// names it as told, not by its descriptor.
+func TestCopyOpen(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "small", 0o644, "0123456789")
+	sparse(t, dir, "big", 64<<20)
+	f, err := os.Open(filepath.Join(dir, "small"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(4, 0); err != nil {
+		t.Fatal(err)
+	}
+	b := &Budget{Max: 32 << 20, Setting: "[limits] initrd_max_bytes"}
+	var out bytes.Buffer
+	if err := CopyOpen(&out, f, "/boot/initrd.img", b); err != nil || out.String() != "0123456789" {
+		t.Fatalf("CopyOpen: %v, %q", err, out.String())
+	}
+	big, err := os.Open(filepath.Join(dir, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	err = CopyOpen(&out, big, "/boot/huge.img", b)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "/boot/huge.img") {
+		t.Errorf("CopyOpen over the limit: %v, want ErrTooLarge naming /boot/huge.img", err)
+	}
+}

@@ -65,15 +65,15 @@ func detectBlockRoot(rootfs string) (*blockRoot, error) {
 // copyOut copies a file of the rootfs into dir, so that nothing of the
 // container keeps the block file system mounted on the host while the
 // guest writes to it.
-func copyOut(src, dir, name string, b *initrd.Budget) (string, error) {
+func copyOut(src *os.File, dir, name string, b *initrd.Budget) (string, error) {
 	dst := filepath.Join(dir, name)
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
-		return "", fmt.Errorf("copy %s out of the rootfs: %w", src, err)
+		return "", fmt.Errorf("copy %s out of the rootfs: %w", src.Name(), err)
 	}
 	defer out.Close()
-	if err := initrd.CopyFile(out, src, b); err != nil {
-		return "", fmt.Errorf("copy %s out of the rootfs: %w", src, err)
+	if err := initrd.CopyOpen(out, src, src.Name(), b); err != nil {
+		return "", fmt.Errorf("copy %s out of the rootfs: %w", src.Name(), err)
 	}
 	return dst, out.Close()
 }

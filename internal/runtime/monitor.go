@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,7 +44,7 @@ func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	}
 	if vs.block != nil {
 		// Nothing may keep the block file system mounted on the host.
-		k, err := copyOut(fdPath(vs.files.kernel), vs.dir, "kernel", r.initrdBudget())
+		k, err := copyOut(vs.files.kernel, vs.dir, "kernel", r.initrdBudget())
 		if err != nil {
 			return err
 		}
@@ -117,8 +116,8 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 	}
 	budget := r.initrdBudget()
 	if meta.InitrdPath != "" {
-		if err := appendFile(out, fdPath(vs.files.initrd), budget); err != nil {
-			return err
+		if err := initrd.CopyOpen(out, vs.files.initrd, meta.InitrdPath, budget); err != nil {
+			return fmt.Errorf("copy image initrd: %w", err)
 		}
 	}
 	rootfs := rootfsDir(vs, s)
@@ -148,13 +147,6 @@ func rootfsDir(vs *vmSetup, s *specs.Spec) string {
 		return "" // the image brought its own root filesystem, or it is shared or a disk
 	}
 	return vs.rootfs
-}
-
-func appendFile(w io.Writer, path string, b *initrd.Budget) error {
-	if err := initrd.CopyFile(w, path, b); err != nil {
-		return fmt.Errorf("copy image initrd: %w", err)
-	}
-	return nil
 }
 
 // initrdBudget is a fresh allowance of [limits] initrd_max_bytes.
