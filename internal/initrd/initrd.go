@@ -10,6 +10,7 @@
 package initrd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -124,6 +125,11 @@ func planExtras(extra []File) (*extraPlan, error) {
 		}
 		if t := f.Mode.Type(); t != 0 && t != fs.ModeDir && t != fs.ModeSymlink {
 			return nil, fmt.Errorf("extra file %q: %w %v", f.Path, ErrUnsupportedType, t)
+		}
+		// Linux has no link to "" and no NUL in a target; cpio readers
+		// lose their place on an empty one (found by FuzzBuildExtras).
+		if f.Mode.Type() == fs.ModeSymlink && (len(f.Data) == 0 || bytes.IndexByte(f.Data, 0) >= 0) {
+			return nil, fmt.Errorf("extra symlink %q: %w: target %q", f.Path, ErrBadPath, f.Data)
 		}
 		if _, dup := p.byPath[name]; dup {
 			return nil, fmt.Errorf("%w: %q given twice", ErrConflict, name)

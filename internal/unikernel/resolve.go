@@ -32,6 +32,9 @@ func ResolveInRootfs(rootfs, key, p string) (string, error) {
 	if rootfs == "" {
 		return "", fmt.Errorf("%s %q: no container rootfs given", key, p)
 	}
+	if strings.ContainsRune(p, 0) {
+		return "", fmt.Errorf("%s %q: contains a NUL byte: %w", key, p, ErrBadValue)
+	}
 	root, err := filepath.Abs(rootfs)
 	if err != nil {
 		return "", fmt.Errorf("%s %q: resolve rootfs %q: %w", key, p, rootfs, err)
@@ -120,6 +123,9 @@ func (w *walker) checkRegular() (string, error) {
 func (w *walker) lstatError(name string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return w.fail(ErrNotFound)
+	}
+	if errors.Is(err, syscall.ENAMETOOLONG) {
+		return fmt.Errorf("%s %q: %q: a name longer than the file system allows: %w", w.key, w.p, w.inside(name), ErrBadValue)
 	}
 	return fmt.Errorf("%s %q: lstat %q: %w", w.key, w.p, w.inside(name), err)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"syscall"
+	"strings"
 	"testing"
 )
 
@@ -27,6 +28,9 @@ func TestResolveInRootfs(t *testing.T) {
 		msg     string // exact error message, if set
 	}{
 		{name: "absolute", path: "/boot/vmlinuz", want: "boot/vmlinuz"},
+		// found by FuzzLoad: host errors that are the image's fault
+		{name: "NUL byte", path: "/boot/\x00", wantErr: ErrBadValue},
+		{name: "name too long", path: "/boot/" + strings.Repeat("n", 300), wantErr: ErrBadValue},
 		{name: "relative", path: "boot/vmlinuz", want: "boot/vmlinuz"},
 		{name: "dot and double slash", path: "./boot//./vmlinuz", want: "boot/vmlinuz"},
 		{name: "lexical dotdot inside", path: "/boot/../boot/vmlinuz", want: "boot/vmlinuz"},
