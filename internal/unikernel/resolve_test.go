@@ -3,8 +3,8 @@ package unikernel
 import (
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"strings"
+	"syscall"
 	"testing"
 )
 
