@@ -130,11 +130,7 @@ func TestNetworkGuestServesHTTP(t *testing.T) {
 	e := setup(t, true)
 	r := e.runtime(t)
 	tn := newTestNet(t, 2)
-	b := e.linuxBundle(t)
-	b.spec.Process.Args = []string{"/httpd", ":8080"}
-	copyFile(t, filepath.Join(e.bin, "httpd"), b.rootfs("httpd"), 0o755)
-	e.withModules(t, b)
-	joinNetns(b, tn.ctr)
+	b := e.httpdBundle(t, tn.ctr)
 	out := r.detached("run", "--detach", "--bundle", b.write(), "web1")
 	waitFor(t, out, "httpd: listening", 90*time.Second)
 	body := tn.get(t, tn.peer, tn.ctrIP+":8080")
@@ -145,6 +141,17 @@ func TestNetworkGuestServesHTTP(t *testing.T) {
 	r.ok("kill", "web1", "KILL")
 	r.waitStatus("web1", "stopped", 10*time.Second)
 	r.ok("delete", "web1")
+}
+
+// httpdBundle is a Linux guest serving HTTP on :8080 in network namespace
+// netns.
+func (e *env) httpdBundle(t *testing.T, netns string) *bundle {
+	b := e.linuxBundle(t)
+	b.spec.Process.Args = []string{"/httpd", ":8080"}
+	copyFile(t, filepath.Join(e.bin, "httpd"), b.rootfs("httpd"), 0o755)
+	e.withModules(t, b)
+	joinNetns(b, netns)
+	return b
 }
 
 // get sends GET / to addr from inside namespace ns, retrying for a few
@@ -280,11 +287,7 @@ func TestNetworkPodSuccessor(t *testing.T) {
 	waitFor(t, outA, "hello from guest", 90*time.Second)
 	r.waitStatus("pod-a", "stopped", 30*time.Second)
 
-	b := e.linuxBundle(t)
-	b.spec.Process.Args = []string{"/httpd", ":8080"}
-	copyFile(t, filepath.Join(e.bin, "httpd"), b.rootfs("httpd"), 0o755)
-	e.withModules(t, b)
-	joinNetns(b, tn.ctr)
+	b := e.httpdBundle(t, tn.ctr)
 	outB := r.detached("run", "--detach", "--bundle", b.write(), "pod-b")
 	waitFor(t, outB, "httpd: listening", 90*time.Second)
 
