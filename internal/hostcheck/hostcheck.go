@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"sort"
 
 	"github.com/urunc-dev/urunc/internal/config"
@@ -114,15 +113,10 @@ type kvmFacts struct {
 	usable, hwVirt bool
 }
 
-// kvmOnly reports whether VMM n runs guests only under KVM: it takes an
-// accelerator and has no emulator to fall back to.
+// kvmOnly reports whether VMM n runs guests only under KVM.
 func kvmOnly(n vmm.Name) bool {
 	v, err := vmm.Get(n)
-	if err != nil {
-		return false
-	}
-	a := v.Accels()
-	return len(a) > 0 && !slices.Contains(a, vmm.AccelTCG)
+	return err == nil && vmm.KVMOnly(v)
 }
 
 func checkVMM(h Host, n vmm.Name, path string, kvm kvmFacts, cfgPath string) Result {

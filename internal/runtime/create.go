@@ -87,14 +87,16 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 	cspec := spec
 	undo := func() {}
 	var vs *vmSetup
+	checking := false // the image files are left to the bind check
 	if meta != nil {
 		files, err := openImageFiles(meta, rootfsPath(opts.Bundle, spec))
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		// Open until the init has bound them: they are checked then.
+		// Open until the init has bound them: they are checked then, by a
+		// step that closes them; until that step exists, closed here.
 		defer func() {
-			if vs == nil || !vs.checking {
+			if !checking {
 				files.Close()
 			}
 		}()
@@ -136,7 +138,7 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 		return nil, nil, nil, err
 	}
 	if vs != nil {
-		vs.checking = true
+		checking = true
 		r.afterStart = append(r.afterStart, func() error {
 			defer vs.files.Close()
 			st, err := c.State()

@@ -52,9 +52,6 @@ type vmSetup struct {
 	trace  string     // host trace file bound into the container, "" for none
 	block  *blockRoot // the rootfs's block device, when the guest boots from it
 	kernel string     // host path of the kernel bound into the container
-	// checking: the files are left open for the check of the binds,
-	// which closes them.
-	checking bool
 	// kvmDevice is the host KVM device node the VMM gets as /dev/kvm, ""
 	// for a VMM that runs without KVM.
 	kvmDevice string

@@ -20,11 +20,10 @@ const KVMDevice = "/dev/kvm"
 // without an emulator needs KVM whatever want says, and a VMM that takes no
 // accelerator (solo5-spt) gets AccelNone and never looks at the KVM device.
 func AccelFor(v VMM, want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
-	accels := v.Accels()
 	switch {
-	case len(accels) == 0:
+	case len(v.Accels()) == 0:
 		return AccelNone, fmt.Sprintf("%s runs the guest as a process", v.Name()), nil
-	case slices.Contains(accels, AccelTCG):
+	case !KVMOnly(v):
 		return ResolveAccel(want, hwVirt, kvmDev)
 	case !kvmDev:
 		return "", "", fmt.Errorf("%s: %w: the kvm device cannot be opened read-write, and %s has no "+
@@ -33,6 +32,13 @@ func AccelFor(v VMM, want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
 	default:
 		return AccelKVM, fmt.Sprintf("%s runs guests only under kvm", v.Name()), nil
 	}
+}
+
+// KVMOnly reports whether v runs guests only under KVM: it takes an
+// accelerator and has no emulator (tcg) to fall back to.
+func KVMOnly(v VMM) bool {
+	a := v.Accels()
+	return len(a) > 0 && !slices.Contains(a, AccelTCG)
 }
 
 // ResolveAccel turns the configured accelerator of an emulating VMM (QEMU)
