@@ -68,12 +68,16 @@ func (r *Runtime) claimVMDir(id string) (*os.File, error) {
 			return nil, fmt.Errorf("vm folder: %w", err)
 		}
 		f, err := lockDir(tmp, unix.LOCK_EX)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // swept by another create before it was locked
+		}
 		if err != nil {
 			os.Remove(tmp)
 			return nil, err
 		}
 		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
 		if err == nil {
+			sweepClaims(parent)
 			return f, nil
 		}
 		f.Close()
@@ -86,6 +90,20 @@ func (r *Runtime) claimVMDir(id string) (*os.File, error) {
 		}
 	}
 	return nil, fmt.Errorf("vm folder %s: still in use after 3 tries", dir)
+}
+
+// sweepClaims removes the temporary folders of claims whose create died
+// before the rename: no lock is held on them.
+func sweepClaims(parent string) {
+	stale, _ := filepath.Glob(filepath.Join(parent, claimPrefix+"*"))
+	for _, d := range stale {
+		f, err := lockDir(d, unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // a claim in progress, or gone
+		}
+		os.RemoveAll(d)
+		f.Close()
+	}
 }
 
 // removeStaleVMDir removes the VM folder of id when no create holds it and

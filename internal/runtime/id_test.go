@@ -161,3 +161,33 @@ func TestVerbsRefuseBadID(t *testing.T) {
 		t.Errorf("a refused id made the state root: %v", err)
 	}
 }
+
+// A claim left half-way by a create that died (its temporary folder,
+// unlocked) is swept by the next claim; one in progress (locked) is not.
+func TestClaimSweepsDeadClaims(t *testing.T) {
+	r := testRuntime(t)
+	parent := filepath.Dir(r.vmDir("x"))
+	if err := os.MkdirAll(filepath.Join(parent, claimPrefix+"dead"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(parent, claimPrefix+"live")
+	if err := os.MkdirAll(live, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	held, err := lockDir(live, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	f, err := r.claimVMDir("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := os.Stat(filepath.Join(parent, claimPrefix+"dead")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dead claim's folder stayed: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the claim in progress was swept: %v", err)
+	}
+}
