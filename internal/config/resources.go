@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
 const mib = 1 << 20
@@ -75,4 +77,37 @@ func CountCPUs(cpus string) (int, error) {
 		}
 	}
 	return len(set), nil
+}
+
+// VMMBinary is the executable configured for VMM n: [qemu] binary for
+// QEMU, [binaries] n for the others, else the VMM's default.
+func (c *Config) VMMBinary(n vmm.Name) string {
+	if n == vmm.QEMU {
+		return c.QEMU.Binary
+	}
+	if b, ok := c.Binaries[string(n)]; ok {
+		return b
+	}
+	d, err := vmm.Describe(n)
+	if err != nil {
+		return ""
+	}
+	return d.DefaultBinary
+}
+
+// BinaryKey names the setting that overrides VMM n's binary, for hints.
+func (c *Config) BinaryKey(n vmm.Name) string {
+	if n == vmm.QEMU {
+		return "[qemu] binary"
+	}
+	return "[binaries] " + string(n)
+}
+
+// Accel is the configured accelerator, for the VMMs that can choose one.
+func (c *Config) Accel() vmm.Accel { return c.QEMU.Accel }
+
+// VMMSandbox reports whether VMM n's own syscall sandbox is to be on.
+func (c *Config) VMMSandbox(n vmm.Name) bool {
+	d, err := vmm.Describe(n)
+	return err == nil && d.OwnSandbox && c.QEMU.Sandbox
 }

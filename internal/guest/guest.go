@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/urunc-dev/urunc/internal/urunit"
 )
 
 // Type is a guest type as used in the com.urunc.unikernel.unikernelType
@@ -110,6 +112,50 @@ type Boot struct {
 type Guest interface {
 	Type() Type
 	Boot(s Spec) (Boot, error)
+}
+
+// Needs is what a guest asks of the host beyond its command line. A guest
+// declares it by implementing NeedsDeclarer; the zero value asks nothing.
+type Needs struct {
+	// RootfsInitrd: urunc builds the guest's initrd from the container's
+	// rootfs, with the guest's init (Initer) in it.
+	RootfsInitrd bool
+	// Devices: the guest takes the container's block devices as disks,
+	// found by serial (Spec.Devices).
+	Devices bool
+	// Shares: the guest mounts folders shared over 9p (Spec.RootShare and
+	// Spec.Mounts).
+	Shares bool
+	// BlockRoot: the guest can boot from a block-backed container rootfs
+	// given as its first disk (Spec.RootDevice).
+	BlockRoot bool
+	// HostKernelArgs: the host's configured kernel parameters go at the
+	// end of the guest's command line.
+	HostKernelArgs bool
+	// MaxCmdline is the longest command line the guest reads whole, 0 for
+	// no known limit.
+	MaxCmdline int
+}
+
+// NeedsDeclarer is implemented by guests that need more than a kernel and
+// a command line.
+type NeedsDeclarer interface {
+	Needs() Needs
+}
+
+// NeedsOf returns what g needs.
+func NeedsOf(g Guest) Needs {
+	if d, ok := g.(NeedsDeclarer); ok {
+		return d.Needs()
+	}
+	return Needs{}
+}
+
+// Initer is implemented by guests that boot an init of urunc's from the
+// initrd built of the rootfs (Needs.RootfsInitrd): Init is that init's
+// configuration.
+type Initer interface {
+	Init(s Spec) (urunit.Config, error)
 }
 
 var registry = map[Type]Guest{}

@@ -30,6 +30,16 @@ const linuxBaseCmdline = "console=ttyS0 panic=-1 reboot=t quiet loglevel=3 rdini
 // Type implements Guest.
 func (linux) Type() Type { return Linux }
 
+// Needs implements NeedsDeclarer: the container's files, devices, shares
+// and block root all reach a Linux guest through urunit.
+func (linux) Needs() Needs {
+	return Needs{RootfsInitrd: true, Devices: true, Shares: true, BlockRoot: true,
+		HostKernelArgs: true, MaxCmdline: LinuxMaxCmdline}
+}
+
+// Init implements Initer.
+func (linux) Init(s Spec) (urunit.Config, error) { return LinuxInit(s) }
+
 // LinuxMaxCmdline is the longest command line a Linux guest reads whole:
 // COMMAND_LINE_SIZE (2048 on x86 and arm64) less the NUL. The kernel cuts a
 // longer one silently, which would drop the host's parameters at its end.

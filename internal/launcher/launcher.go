@@ -112,10 +112,10 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 	spec := p.Spec
 	// The host's [linux] kernel_args go last: trusted, they win over all.
 	spec.Cmdline = strings.TrimSpace(boot.Cmdline + " " + p.ExtraCmdline)
-	if p.Guest == guest.Linux && len(spec.Cmdline) > guest.LinuxMaxCmdline {
+	if max := guest.NeedsOf(g).MaxCmdline; max > 0 && len(spec.Cmdline) > max {
 		// The kernel would cut the line and lose the host's parameters.
-		return nil, vmm.Spec{}, fmt.Errorf("guest %s: %w: command line with [linux] kernel_args is %d bytes, the kernel reads %d",
-			p.Guest, guest.ErrInvalidSpec, len(spec.Cmdline), guest.LinuxMaxCmdline)
+		return nil, vmm.Spec{}, fmt.Errorf("guest %s: %w: command line with the host's kernel_args is %d bytes, the kernel reads %d",
+			p.Guest, guest.ErrInvalidSpec, len(spec.Cmdline), max)
 	}
 	spec.VirtioModern = boot.VirtioModern
 	if _, ok := v.(vmm.GuestChannels); ok {

@@ -11,19 +11,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-dev/urunc/internal/initrd"
-	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/sandbox"
-	"github.com/urunc-dev/urunc/internal/unikernel"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-dev/urunc/internal/planner"
 )
 
-// blockRoot is a container rootfs that a snapshotter mounted from a block
-// device: containerd's blockfile snapshotter (a loop device) or devmapper
-// (a device-mapper device).
-type blockRoot struct {
-	Device string // /dev/loopN, /dev/mapper/..., /dev/dm-N
-	FSType string
-}
+// blockRoot is the planner's, found here in the mount table.
+type blockRoot = planner.BlockRoot
 
 // blockFSTypes are the file systems a Linux guest mounts from the device.
 var blockFSTypes = map[string]bool{"ext4": true, "ext3": true, "ext2": true, "xfs": true}
@@ -155,26 +147,6 @@ func setAutoclear(dev string, on bool) error {
 	return nil
 }
 
-// checkBlockOffRoot refuses an image block file that lives on the block
-// root's file system: the guest mounts that file system read-write from
-// the device, and binding the file into the VMM's container would keep it
-// mounted on the host meanwhile — two writers of one file system.
-func checkBlockOffRoot(blockPath, rootfs string, br *blockRoot) error {
-	if blockPath == "" {
-		return nil
-	}
-	same, err := sameDevice(blockPath, rootfs)
-	if err != nil {
-		return fmt.Errorf("%s: %w", unikernel.KeyBlock, err)
-	}
-	if same {
-		return fmt.Errorf("%s %q: the file is on the container's rootfs, which the guest mounts read-write from %s; "+
-			"the host would keep that file system mounted meanwhile: use a rootfs snapshotter that is not block-backed "+
-			"(overlayfs) for this image", unikernel.KeyBlock, blockPath, br.Device)
-	}
-	return nil
-}
-
 // sameDevice reports whether two paths are on one file system.
 func sameDevice(a, b string) (bool, error) {
 	var sa, sb unix.Stat_t
@@ -185,31 +157,4 @@ func sameDevice(a, b string) (bool, error) {
 		return false, fmt.Errorf("stat %s: %w", b, err)
 	}
 	return sa.Dev == sb.Dev, nil
-}
-
-// planBlockRoot boots a Linux guest from its rootfs's block device when a
-// snapshotter gave a block-backed rootfs: the device becomes the guest's
-// first disk (vda) and its root, instead of an initrd copy of the files.
-func (r *Runtime) planBlockRoot(vs *vmSetup) error {
-	if vs.meta.Type != "linux" || vs.meta.MountRootfs || vs.meta.InitrdPath != "" || vs.plan.VMM != vmm.QEMU {
-		return nil
-	}
-	br, err := detectBlockRoot(vs.rootfs)
-	if err != nil || br == nil {
-		return err
-	}
-	if err := checkBlockOffRoot(vs.meta.BlockPath, vs.rootfs, br); err != nil {
-		return err
-	}
-	vs.block = br
-	vs.plan.RootDisk = br.Device
-	if vs.plan.LoopGuard = sandbox.Available(); !vs.plan.LoopGuard {
-		r.Log.Warnf("this urunc has no seccomp support: the VMM could detach or reconfigure the root disk %s (build with 'make')", br.Device)
-	}
-	vs.plan.Spec.Block = append([]vmm.BlockDevice{{Path: br.Device, Root: true}}, vs.plan.Spec.Block...)
-	vs.plan.GuestSpec.RootDevice, vs.plan.GuestSpec.RootFSType = "/dev/vda", br.FSType
-	if _, err := launcher.Argv(vs.plan, &placeholderNet); err != nil {
-		return err
-	}
-	return nil
 }

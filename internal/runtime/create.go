@@ -100,16 +100,12 @@ func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unike
 				files.Close()
 			}
 		}()
-		vs, err = r.planVM(meta, files, spec)
+		vs, err = r.planVM(meta, files, spec, rootfsPath(opts.Bundle, spec))
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		vs.plan.TraceFile, vs.plan.ID = r.traceMount(), opts.ID
 		r.tracer(opts.ID).Mark("planned")
-		vs.rootfs = rootfsPath(opts.Bundle, spec)
-		if err := r.planBlockRoot(vs); err != nil {
-			return nil, nil, nil, err
-		}
 		lock, err := r.claimVMDir(opts.ID)
 		if err != nil {
 			return nil, nil, nil, err

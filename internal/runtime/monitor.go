@@ -85,13 +85,21 @@ func mirrorHostLinks(root string) error {
 // and urunit; for others the image's initrd is bound as it is.
 func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 	meta := vs.meta
-	if meta.Type != string(guest.Linux) {
+	if !vs.rootfsInitrd {
 		vs.initrd = meta.InitrdPath
 		return nil
 	}
-	cfg, err := guest.LinuxInit(vs.plan.GuestSpec)
+	g, err := guest.Get(vs.plan.Guest)
 	if err != nil {
-		return fmt.Errorf("guest linux: %w", err)
+		return err
+	}
+	initer, ok := g.(guest.Initer)
+	if !ok {
+		return fmt.Errorf("guest %s: %w: it has no init to put in an initrd", vs.plan.Guest, guest.ErrNotSupported)
+	}
+	cfg, err := initer.Init(vs.plan.GuestSpec)
+	if err != nil {
+		return fmt.Errorf("guest %s: %w", vs.plan.Guest, err)
 	}
 	files, err := r.urunitFiles(cfg)
 	if err != nil {

@@ -21,7 +21,7 @@ const KVMDevice = "/dev/kvm"
 // accelerator (solo5-spt) gets AccelNone and never looks at the KVM device.
 func AccelFor(v VMM, want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
 	switch {
-	case len(v.Accels()) == 0:
+	case len(v.Describe().Accels) == 0:
 		return AccelNone, fmt.Sprintf("%s runs the guest as a process", v.Name()), nil
 	case !KVMOnly(v):
 		return ResolveAccel(want, hwVirt, kvmDev)
@@ -37,7 +37,7 @@ func AccelFor(v VMM, want Accel, hwVirt, kvmDev bool) (Accel, string, error) {
 // KVMOnly reports whether v runs guests only under KVM: it takes an
 // accelerator and has no emulator (tcg) to fall back to.
 func KVMOnly(v VMM) bool {
-	a := v.Accels()
+	a := v.Describe().Accels
 	return len(a) > 0 && !slices.Contains(a, AccelTCG)
 }
 

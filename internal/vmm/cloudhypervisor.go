@@ -42,8 +42,17 @@ func init() { register(cloudHypervisor{}) }
 // Name implements VMM.
 func (cloudHypervisor) Name() Name { return CloudHypervisor }
 
-// Accels implements VMM: Cloud Hypervisor has no emulator.
-func (cloudHypervisor) Accels() []Accel { return []Accel{AccelKVM} }
+// Describe implements VMM: Cloud Hypervisor has no emulator.
+func (cloudHypervisor) Describe() Descriptor {
+	return Descriptor{
+		DefaultBinary:     "/usr/local/bin/cloud-hypervisor",
+		InstallHint:       "install the static release binary from github.com/cloud-hypervisor/cloud-hypervisor/releases",
+		Accels:            []Accel{AccelKVM},
+		API:               APIHTTP,
+		Platform:          "cloud-hypervisor",
+		MemoryOverheadMiB: 32,
+	}
+}
 
 // Validate implements Validator.
 func (c cloudHypervisor) Validate(s Spec) error {

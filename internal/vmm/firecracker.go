@@ -56,8 +56,17 @@ func init() { register(firecracker{}) }
 // Name implements VMM.
 func (firecracker) Name() Name { return Firecracker }
 
-// Accels implements VMM: Firecracker has no emulator.
-func (firecracker) Accels() []Accel { return []Accel{AccelKVM} }
+// Describe implements VMM: Firecracker has no emulator.
+func (firecracker) Describe() Descriptor {
+	return Descriptor{
+		DefaultBinary:     "/usr/local/bin/firecracker",
+		InstallHint:       "install the release binary from github.com/firecracker-microvm/firecracker/releases",
+		Accels:            []Accel{AccelKVM},
+		API:               APIHTTP,
+		Platform:          "firecracker",
+		MemoryOverheadMiB: 32,
+	}
+}
 
 const (
 	firecrackerConfigFile = "firecracker.json"

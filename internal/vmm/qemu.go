@@ -26,8 +26,22 @@ func init() { register(qemu{}) }
 // Name implements VMM.
 func (qemu) Name() Name { return QEMU }
 
-// Accels implements VMM: QEMU emulates the CPU (tcg) where KVM is absent.
-func (qemu) Accels() []Accel { return []Accel{AccelKVM, AccelTCG} }
+// Describe implements VMM: QEMU emulates the CPU (tcg) where KVM is
+// absent; microvm under TCG has no calibrated clock (TCGClock).
+func (qemu) Describe() Descriptor {
+	return Descriptor{
+		DefaultBinary:     "/usr/bin/qemu-system-x86_64",
+		InstallHint:       "apt-get install qemu-system-x86",
+		Accels:            []Accel{AccelKVM, AccelTCG},
+		API:               APIQMP,
+		Platform:          "qemu",
+		MemoryOverheadMiB: 96,
+		OwnSandbox:        true,
+		DiskSerials:       true,
+		BlockRoot:         true,
+		TCGClock:          true,
+	}
+}
 
 // GuestChannels implements GuestChannels: isa-debug-exit and COM2.
 func (qemu) GuestChannels() {}

@@ -52,13 +52,20 @@ func init() {
 // Name implements VMM.
 func (t solo5) Name() Name { return t.name }
 
-// Accels implements VMM: hvt runs the guest under KVM only; spt runs it as
-// a seccomp-confined process and takes no accelerator.
-func (t solo5) Accels() []Accel {
-	if t.kvm {
-		return []Accel{AccelKVM}
+// Describe implements VMM: hvt runs the guest under KVM only; spt runs it
+// as a seccomp-confined process and takes no accelerator.
+func (t solo5) Describe() Descriptor {
+	d := Descriptor{
+		DefaultBinary:     "/usr/local/bin/solo5-" + string(t.name),
+		InstallHint:       "build Solo5 (github.com/Solo5/solo5) and install tenders/" + string(t.name) + "/solo5-" + string(t.name),
+		Platform:          "solo5",
+		Solo5Manifest:     true,
+		MemoryOverheadMiB: 16,
 	}
-	return nil
+	if t.kvm {
+		d.Accels = []Accel{AccelKVM}
+	}
+	return d
 }
 
 const (

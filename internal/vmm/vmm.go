@@ -150,11 +150,57 @@ type GuestChannels interface {
 // VMM builds the argv (argv[0] = Spec.Binary) that boots Spec.
 type VMM interface {
 	Name() Name
+	// Describe tells the rest of urunc what it must know of the VMM
+	// without naming it.
+	Describe() Descriptor
+	Args(s Spec) ([]string, error)
+}
+
+// APIKind is the kind of management socket a VMM serves.
+type APIKind string
+
+const (
+	APINone APIKind = ""     // no management socket
+	APIQMP  APIKind = "qmp"  // QEMU's QMP (Spec.QMPSocket)
+	APIHTTP APIKind = "http" // a REST API on a UNIX socket (Spec.APISocket)
+)
+
+// Descriptor is what a VMM declares about itself, for the planner, the
+// configuration and `urunc check`.
+type Descriptor struct {
+	// DefaultBinary is where the VMM's executable is looked for unless the
+	// configuration says otherwise.
+	DefaultBinary string
+	// InstallHint says how to get the binary (the configuration key that
+	// overrides DefaultBinary is added by the caller).
+	InstallHint string
 	// Accels lists the accelerators the VMM can run a guest with, the
 	// preferred first; none for a VMM that runs it as a host process.
-	// Only a VMM that lists tcg lets [qemu] accel choose (AccelFor).
-	Accels() []Accel
-	Args(s Spec) ([]string, error)
+	// Only a VMM that lists tcg lets the configured accelerator choose
+	// (AccelFor).
+	Accels []Accel
+	// API is the management socket the VMM can serve.
+	API APIKind
+	// Platform is the machine the guest's drivers see (guest.Platform).
+	Platform string
+	// Solo5Manifest: the VMM names its devices after the Solo5 manifest
+	// embedded in the unikernel, which the planner reads.
+	Solo5Manifest bool
+	// MemoryOverheadMiB is what the VMM itself takes of a container's
+	// memory limit, besides guest RAM.
+	MemoryOverheadMiB uint64
+	// OwnSandbox: the VMM has a syscall filter of its own that the
+	// configuration can turn on (Spec.Sandbox).
+	OwnSandbox bool
+	// DiskSerials: the VMM gives disks a serial a guest can find them by,
+	// so the container's block devices can reach a guest that takes them.
+	DiskSerials bool
+	// BlockRoot: the VMM can boot a guest from a host block device as its
+	// first disk (a block-backed container rootfs).
+	BlockRoot bool
+	// TCGClock: under TCG, a guest booted as bzImage or PVH has no timer to
+	// calibrate its clock against and must be told the TSC frequency.
+	TCGClock bool
 }
 
 // Validator is implemented by VMMs that can check a Spec without building
@@ -167,6 +213,15 @@ var registry = map[Name]VMM{}
 
 // register is called from each VMM's file.
 func register(v VMM) { registry[v.Name()] = v }
+
+// Describe returns the descriptor of the VMM called n.
+func Describe(n Name) (Descriptor, error) {
+	v, err := Get(n)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	return v.Describe(), nil
+}
 
 // Get returns the VMM called n, or an error listing the supported ones.
 func Get(n Name) (VMM, error) {

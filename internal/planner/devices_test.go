@@ -1,4 +1,4 @@
-package runtime
+package planner
 
 import (
 	"os"
@@ -44,7 +44,12 @@ func TestPlanDevices(t *testing.T) {
 			if c.block != nil {
 				vs.Block = []vmm.BlockDevice{{Path: "/urunc/block"}}
 			}
-			err := planDevices(s, c.g, c.v, gs, vs)
+			g, _ := guest.Get(c.g)
+			d, _ := vmm.Describe(c.v)
+			err := checkDevices(s, c.g, guest.NeedsOf(g), c.v, d)
+			if err == nil {
+				planDevices(s, gs, vs)
+			}
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "linux.devices[") {
 					t.Fatalf("error %v, want one naming the device and saying %q", err, c.err)

@@ -1,4 +1,4 @@
-package runtime
+package planner
 
 import (
 	"fmt"
@@ -18,13 +18,11 @@ const devicePrefix = "urunc-dev"
 
 // planDevices passes the container's block devices (linux.devices of type
 // b, e.g. Kubernetes volumeDevices) to the guest as disks. The node stays
-// in the container, where the VMM opens it; the guest's urunit makes a node
-// at the same path for the disk with the matching serial. Only Linux
-// guests on QEMU can take them; other devices (char, fifo) stay the VMM's.
-func planDevices(s *specs.Spec, g guest.Type, v vmm.Name, gs *guest.Spec, vs *vmm.Spec) error {
-	if err := checkDevices(s, g, v); err != nil {
-		return err
-	}
+// in the container, where the VMM opens it; the guest's init makes a node
+// at the same path for the disk with the matching serial. checkDevices
+// has made sure the guest and the VMM can take them; other devices (char,
+// fifo) stay the VMM's.
+func planDevices(s *specs.Spec, gs *guest.Spec, vs *vmm.Spec) {
 	n := 0
 	for _, d := range blockDevices(s) {
 		serial := devicePrefix + strconv.Itoa(n)
@@ -42,24 +40,25 @@ func planDevices(s *specs.Spec, g guest.Type, v vmm.Name, gs *guest.Spec, vs *vm
 		}
 		gs.Devices = append(gs.Devices, gd)
 	}
-	return nil
 }
 
-// checkDevices is planDevices' validation alone, for create to run before
-// it looks for the VMM and the kernel.
-func checkDevices(s *specs.Spec, g guest.Type, v vmm.Name) error {
+// checkDevices refuses block devices that guest g on VMM v cannot take,
+// naming the device.
+func checkDevices(s *specs.Spec, g guest.Type, needs guest.Needs, v vmm.Name, d vmm.Descriptor) error {
 	if s.Linux == nil {
 		return nil
 	}
-	for i, d := range s.Linux.Devices {
-		if d.Type != "b" {
+	for i, dev := range s.Linux.Devices {
+		if dev.Type != "b" {
 			continue
 		}
-		field := fmt.Sprintf("linux.devices[%d] (%s)", i, d.Path)
+		field := fmt.Sprintf("linux.devices[%d] (%s)", i, dev.Path)
 		switch {
-		case g != guest.Linux || v != vmm.QEMU:
-			return fmt.Errorf("%s: block devices reach linux guests on qemu only, not %s on %s; remove the device or use a linux guest", field, g, v)
-		case !filepath.IsAbs(d.Path) || filepath.Clean(d.Path) != d.Path || !strings.HasPrefix(d.Path, "/dev/"):
+		case !needs.Devices || !d.DiskSerials:
+			return fmt.Errorf("%s: block devices reach %s guests on %s only, not %s on %s; remove the device or use such a guest",
+				field, strings.Join(typesWith(func(n guest.Needs) bool { return n.Devices }), ", "),
+				strings.Join(vmmsWith(func(d vmm.Descriptor) bool { return d.DiskSerials }), ", "), g, v)
+		case !filepath.IsAbs(dev.Path) || filepath.Clean(dev.Path) != dev.Path || !strings.HasPrefix(dev.Path, "/dev/"):
 			return fmt.Errorf("%s: a block device for the guest must be a clean path under /dev", field)
 		}
 	}
