@@ -80,6 +80,25 @@ func Argv(p Plan, n *Network) ([]string, error) {
 	return args(p, v, spec)
 }
 
+// ConfigFiles returns the configuration files the launcher writes before
+// it execs the VMM of a plan on a network: none for a VMM that reads no
+// file.
+func ConfigFiles(p Plan, n *Network) ([]vmm.File, error) {
+	v, spec, err := finalSpec(p, n)
+	if err != nil {
+		return nil, err
+	}
+	cf, ok := v.(vmm.ConfigFiler)
+	if !ok {
+		return nil, nil
+	}
+	files, err := cf.ConfigFiles(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", v.Name(), err)
+	}
+	return files, nil
+}
+
 // finalSpec completes the plan's VMM spec with what the guest asks for on
 // this network: its command line, its channels when the VMM has them, and
 // its network device.

@@ -1,6 +1,9 @@
 package launcher
 
 import (
+	"bytes"
+	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -122,5 +125,46 @@ func TestArgvLinuxCmdlineOrder(t *testing.T) {
 				t.Errorf("cmdline %q: want the image's first, urunc's next, kernel_args last", cmdline)
 			}
 		})
+	}
+}
+
+// TestWriteConfigFiles: the launcher writes exactly the files ConfigFiles
+// returns, with their modes, into the run folder (Firecracker's JSON).
+func TestWriteConfigFiles(t *testing.T) {
+	p := linuxPlan(vmm.Firecracker, vmm.FormatPVH)
+	p.Spec.RunDir = t.TempDir()
+	files, err := ConfigFiles(p, testNet)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("ConfigFiles: %d files, %v; want Firecracker's config", len(files), err)
+	}
+	v, spec, err := finalSpec(p, testNet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeConfigFiles(v, spec); err != nil {
+		t.Fatalf("writeConfigFiles: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Errorf("config file not written: %v", err)
+			continue
+		}
+		if !bytes.Equal(data, f.Data) {
+			t.Errorf("%s: written content differs from ConfigFiles", f.Path)
+		}
+		if fi, err := os.Stat(f.Path); err == nil && fi.Mode().Perm() != f.Mode.Perm() {
+			t.Errorf("%s: mode %04o, want %04o", f.Path, fi.Mode().Perm(), f.Mode.Perm())
+		}
+	}
+}
+
+// TestInvalidPairRefused: a plan edited (or written by an older urunc) to
+// boot a guest on a VMM that cannot run it fails in the launcher too.
+func TestInvalidPairRefused(t *testing.T) {
+	p := linuxPlan(vmm.HVT, vmm.FormatPVH)
+	argv, err := Argv(p, testNet)
+	if !errors.Is(err, vmm.ErrNotSupported) || !strings.Contains(err.Error(), "hvt") {
+		t.Fatalf("Argv = %q, %v; want an error wrapping vmm.ErrNotSupported naming hvt", argv, err)
 	}
 }

@@ -1,5 +1,10 @@
 package unikernel
 
+import (
+	"github.com/urunc-dev/urunc/internal/guest"
+	"github.com/urunc-dev/urunc/internal/vmm"
+)
+
 // Prefix is the prefix shared by every urunc image annotation.
 const Prefix = "com.urunc.unikernel."
 
@@ -40,8 +45,17 @@ var knownKeys = []string{
 // requiredKeys must all be set once any key is set.
 var requiredKeys = []string{KeyType, KeyHypervisor, KeyBinary}
 
-// ValidTypes are the accepted values of KeyType.
-var ValidTypes = []string{"unikraft", "rumprun", "mirage", "linux", "mewz", "hermit"}
+// ValidTypes are the accepted values of KeyType: the registered guests.
+var ValidTypes = stringsOf(guest.Supported())
 
-// ValidHypervisors are the accepted values of KeyHypervisor.
-var ValidHypervisors = []string{"qemu", "firecracker", "hvt", "spt", "cloud-hypervisor"}
+// ValidHypervisors are the accepted values of KeyHypervisor: the
+// registered VMMs.
+var ValidHypervisors = stringsOf(vmm.Supported())
+
+func stringsOf[T ~string](in []T) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = string(v)
+	}
+	return out
+}
