@@ -45,14 +45,15 @@ func (r *Runtime) Create(opts CreateOpts, run bool) (int, error) {
 		return -1, err
 	}
 	tr.Mark("bundle-parsed")
-	c, proc, undo, err := r.createContainer(opts, spec, meta)
-	if err != nil {
+	cr := &creation{r: r, opts: opts, spec: spec, cspec: spec, meta: meta}
+	defer cr.release()
+	sr := r.newStepRunner(opts.ID)
+	if err := sr.run(cr.steps()...); err != nil {
 		return -1, err
 	}
-	tr.Mark("container-created")
-	status, err := r.startProcess(c, proc, opts.IO, run)
+	status, err := r.startProcess(cr.c, cr.cspec.Process, opts.IO, run, cr.afterStart)
 	if err != nil || (run && !opts.IO.Detach) {
-		undo() // a foreground run is over: remove it as runc does
+		sr.undo() // a foreground run is over: remove it as runc does
 	}
 	return status, err
 }
@@ -81,83 +82,104 @@ func (r *Runtime) unikernelConfig(spec *specs.Spec, bundle string) (*unikernel.C
 	return meta, nil
 }
 
-// createContainer creates the libcontainer container, planning and
-// preparing the VM first for a unikernel. undo removes all of it.
-func (r *Runtime) createContainer(opts CreateOpts, spec *specs.Spec, meta *unikernel.Config) (*libcontainer.Container, *specs.Process, func(), error) {
-	cspec := spec
-	undo := func() {}
-	var vs *vmSetup
-	checking := false // the image files are left to the bind check
-	if meta != nil {
-		files, err := openImageFiles(meta, rootfsPath(opts.Bundle, spec))
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		// Open until the init has bound them: they are checked then, by a
-		// step that closes them; until that step exists, closed here.
-		defer func() {
-			if !checking {
-				files.Close()
+// creation is one create in progress: what its steps made so far.
+type creation struct {
+	r     *Runtime
+	opts  CreateOpts
+	spec  *specs.Spec // the client's
+	meta  *unikernel.Config
+	files *vettedFiles // the image's files, open until the init bound them
+	vs    *vmSetup
+	lock  *os.File // the VM folder's claim, held until libcontainer's state exists
+	cspec *specs.Spec // the container's: the VMM's for a unikernel
+	c     *libcontainer.Container
+	// afterStart are steps that wait for the container's init to have set
+	// up its mounts.
+	afterStart []func() error
+}
+
+// steps are the steps of create: for a unikernel, plan and prepare the
+// VM, then create the VMM's container; for a plain container, create it.
+func (cr *creation) steps() []step {
+	r, id := cr.r, cr.opts.ID
+	create := step{name: "create container", mark: "container-created", do: cr.createContainer, undo: cr.destroy}
+	if cr.meta == nil {
+		return []step{create}
+	}
+	rootfs := rootfsPath(cr.opts.Bundle, cr.spec)
+	return []step{
+		{name: "open image files", do: func() (err error) {
+			cr.files, err = openImageFiles(cr.meta, rootfs)
+			return err
+		}, undo: func() { cr.files.Close() }},
+		{name: "plan vm", mark: "planned", do: func() (err error) {
+			if cr.vs, err = r.planVM(cr.meta, cr.files, cr.spec, rootfs); err != nil {
+				return err
 			}
-		}()
-		vs, err = r.planVM(meta, files, spec, rootfsPath(opts.Bundle, spec))
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		vs.plan.TraceFile, vs.plan.ID = r.traceMount(), opts.ID
-		r.tracer(opts.ID).Mark("planned")
-		lock, err := r.claimVMDir(opts.ID)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		// Held until libcontainer's state exists, which then guards the id.
-		defer lock.Close()
-		undo = func() { r.removeVMDir(opts.ID) }
-		if err := r.prepareVM(opts.ID, vs, spec); err != nil {
-			undo()
-			return nil, nil, nil, fmt.Errorf("prepare vm: %w", err)
-		}
-		r.tracer(opts.ID).Mark("vm-prepared")
-		self, err := os.Executable()
-		if err != nil {
-			undo()
-			return nil, nil, nil, fmt.Errorf("find urunc binary: %w", err)
-		}
-		if cspec, err = monitorSpec(spec, vs, self); err != nil {
-			undo()
-			return nil, nil, nil, err
-		}
+			cr.vs.plan.TraceFile, cr.vs.plan.ID = r.traceMount(), id
+			return nil
+		}},
+		{name: "claim vm folder", do: func() (err error) {
+			cr.lock, err = r.claimVMDir(id)
+			return err
+		}, undo: func() { r.removeVMDir(id) }},
+		{name: "prepare vm", mark: "vm-prepared", do: func() error { return r.prepareVM(id, cr.vs, cr.spec) }},
+		{name: "build the vmm's spec", do: func() error {
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find urunc binary: %w", err)
+			}
+			cr.cspec, err = monitorSpec(cr.spec, cr.vs, self)
+			return err
+		}},
+		create,
 	}
-	c, err := r.newContainer(opts, cspec)
+}
+
+// createContainer creates the libcontainer container and, for a
+// unikernel, the checks that follow the init's mounts.
+func (cr *creation) createContainer() error {
+	c, err := cr.r.newContainer(cr.opts, cr.cspec)
 	if err != nil {
-		undo()
-		return nil, nil, nil, err
+		return err
 	}
-	if vs != nil {
-		checking = true
-		r.afterStart = append(r.afterStart, func() error {
-			defer vs.files.Close()
+	cr.c = c
+	if vs := cr.vs; vs != nil {
+		files := cr.files
+		cr.afterStart = append(cr.afterStart, func() error {
+			defer files.Close()
 			st, err := c.State()
 			if err != nil {
 				return fmt.Errorf("container state: %w", err)
 			}
 			return verifyBinds(st.InitProcessPid, vs.binds())
 		})
-	}
-	if vs != nil && vs.block != nil {
-		release := func() error { return releaseBlockRoot(vs.block, vs.rootfs) }
-		r.afterStart = append(r.afterStart, release)
-	}
-	return c, cspec.Process, func() {
-		if err := c.Destroy(); err != nil {
-			r.Log.WithError(err).Warn("destroy container")
+		if vs.block != nil {
+			cr.afterStart = append(cr.afterStart, func() error { return releaseBlockRoot(vs.block, vs.rootfs) })
 		}
-		if meta != nil {
-			if err := r.removeVM(opts.ID, c); err != nil {
-				r.Log.WithError(err).Warn("remove vm")
-			}
+	}
+	return nil
+}
+
+// destroy removes the container and, for a unikernel, what start and
+// create set up for its VM.
+func (cr *creation) destroy() {
+	if err := cr.c.Destroy(); err != nil {
+		cr.r.Log.WithError(err).Warn("destroy container")
+	}
+	if cr.meta != nil {
+		if err := cr.r.removeVM(cr.opts.ID, cr.c); err != nil {
+			cr.r.Log.WithError(err).Warn("remove vm")
 		}
-	}, nil
+	}
+}
+
+// release lets go of the VM folder's claim, which libcontainer's state now
+// guards (or which failed), once create returns.
+func (cr *creation) release() {
+	if cr.lock != nil {
+		cr.lock.Close()
+	}
 }
 
 func (r *Runtime) newContainer(opts CreateOpts, spec *specs.Spec) (*libcontainer.Container, error) {
@@ -173,7 +195,7 @@ func (r *Runtime) newContainer(opts CreateOpts, spec *specs.Spec) (*libcontainer
 	}
 	c, err := libcontainer.Create(r.Root, opts.ID, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("create container %q: %w", opts.ID, err)
+		return nil, fmt.Errorf("container %q: %w", opts.ID, err)
 	}
 	return c, nil
 }

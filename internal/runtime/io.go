@@ -26,12 +26,12 @@ type IOOpts struct {
 
 // startProcess starts the container's init. For create and detached run it
 // returns at once; a foreground run waits and returns the exit status.
-func (r *Runtime) startProcess(c *libcontainer.Container, sp *specs.Process, o IOOpts, run bool) (int, error) {
+func (r *Runtime) startProcess(c *libcontainer.Container, sp *specs.Process, o IOOpts, run bool, afterStart []func() error) (int, error) {
 	start := func(p *libcontainer.Process) error {
 		if err := c.Start(p); err != nil {
 			return err
 		}
-		for _, f := range r.afterStart { // the init has set up its mounts
+		for _, f := range afterStart { // the init has set up its mounts
 			if err := f(); err != nil {
 				return err
 			}

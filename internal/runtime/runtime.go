@@ -31,10 +31,6 @@ type Runtime struct {
 	GlobalArgs []string
 	// TracePath, when set, is the file that phase timestamps go to.
 	TracePath string
-
-	// afterStart are steps of create that wait for the container's init
-	// to have set up its mounts.
-	afterStart []func() error
 }
 
 // monitorTrace is where the trace file appears inside a unikernel
