@@ -90,7 +90,7 @@ type creation struct {
 	meta  *unikernel.Config
 	files *vettedFiles // the image's files, open until the init bound them
 	vs    *vmSetup
-	lock  *os.File // the VM folder's claim, held until libcontainer's state exists
+	lock  *os.File    // the VM folder's claim, held until libcontainer's state exists
 	cspec *specs.Spec // the container's: the VMM's for a unikernel
 	c     *libcontainer.Container
 	// afterStart are steps that wait for the container's init to have set
