@@ -6,16 +6,16 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/config"
 	"github.com/urunc-dev/urunc/internal/hostcheck"
 )
 
 var checkCommand = &cli.Command{
 	Name:  "check",
-	Usage: "check that this host can run urunc's VMMs; exit 1 if QEMU guests cannot run",
+	Usage: "check that this host can run urunc's VMMs; exit 1 if a needed item is missing",
 	Description: `Prints one line per item: ok, missing or warn, the item, what was found
-and, when something is missing, how to fix it. Exits 0 when everything QEMU
-guests need works (other VMMs are reported but optional), 1 otherwise.`,
+and, when something is missing, how to fix it. Exits 0 when every needed item
+works, 1 otherwise. The VMMs that can emulate (run guests without KVM) are
+needed; the others are reported but optional.`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json"},
 	},
@@ -30,7 +30,7 @@ guests need works (other VMMs are reported but optional), 1 otherwise.`,
 		if write == nil {
 			return fmt.Errorf("check: --format %q: must be text or json", c.String("format"))
 		}
-		cfg, err := config.Load(c.String("config"))
+		cfg, err := loadConfig(c)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -83,9 +84,38 @@ func setupLogging(c *cli.Context) error {
 	return nil
 }
 
+// loadConfig reads the configuration the global flags name and logs its
+// deprecation warnings.
+func loadConfig(c *cli.Context) (*config.Config, error) {
+	return loadConfigWarn(c.String("config"), c.Command != nil && c.Command.Hidden, logrus.StandardLogger())
+}
+
+// warnedDeprecations makes the warnings once per invocation, however many
+// times the command loads the configuration.
+var warnedDeprecations sync.Once
+
+// loadConfigWarn loads the configuration at path and logs each of its
+// deprecation warnings at warn level. A hidden helper command (launch,
+// stop-watch) stays quiet: the urunc that started it has warned already,
+// and its stderr may be the container's.
+func loadConfigWarn(path string, helper bool, log logrus.FieldLogger) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if !helper {
+		warnedDeprecations.Do(func() {
+			for _, d := range cfg.Deprecations {
+				log.Warn(d)
+			}
+		})
+	}
+	return cfg, nil
+}
+
 // newRuntime builds the runtime from the global flags.
 func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
-	cfg, err := config.Load(c.String("config"))
+	cfg, err := loadConfig(c)
 	if err != nil {
 		return nil, err
 	}

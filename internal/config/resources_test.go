@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
 func TestGuestMemoryMiB(t *testing.T) {
@@ -24,7 +26,7 @@ func TestGuestMemoryMiB(t *testing.T) {
 	c := Default()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := c.GuestMemoryMiB(tc.limit)
+			got, err := c.GuestMemoryMiB(vmm.QEMU, tc.limit)
 			if (err != nil) != tc.err || got != tc.want {
 				t.Fatalf("GuestMemoryMiB(%d) = %d, %v; want %d, err=%v", tc.limit, got, err, tc.want, tc.err)
 			}
@@ -35,6 +37,31 @@ func TestGuestMemoryMiB(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Each VMM's own overhead is subtracted, and named when the limit is too
+// small.
+func TestGuestMemoryPerVMM(t *testing.T) {
+	c := Default()
+	c.VMMs[vmm.Firecracker].MemoryOverheadMiB = 40
+	for _, n := range vmm.Supported() {
+		d, _ := vmm.Describe(n)
+		over := c.MemoryOverheadMiB(n)
+		if n != vmm.Firecracker && over != d.MemoryOverheadMiB {
+			t.Errorf("%s overhead %d, want the descriptor's %d", n, over, d.MemoryOverheadMiB)
+		}
+		if got, err := c.GuestMemoryMiB(n, 512*mib); err != nil || got != 512-over {
+			t.Errorf("GuestMemoryMiB(%s, 512 MiB) = %d, %v; want %d", n, got, err, 512-over)
+		}
+		if got, err := c.GuestMemoryMiB(n, 0); err != nil || got != 256 {
+			t.Errorf("GuestMemoryMiB(%s, none) = %d, %v; want [vm] default_memory_mib", n, got, err)
+		}
+		_, err := c.GuestMemoryMiB(n, int64(over+95)*mib)
+		if !errors.Is(err, ErrMemoryTooSmall) || !strings.Contains(err.Error(), "["+string(n)+"] memory_overhead_mib") ||
+			!strings.Contains(err.Error(), "[vm] min_memory_mib") {
+			t.Errorf("GuestMemoryMiB(%s, too small) = %v; want %v naming both keys", n, err, ErrMemoryTooSmall)
+		}
 	}
 }
 
@@ -66,7 +93,7 @@ func TestVCPUs(t *testing.T) {
 			}
 		})
 	}
-	c.QEMU.DefaultVCPUs = 2
+	c.VM.DefaultVCPUs = 2
 	if got := c.VCPUs(0, 0, ""); got != 2 {
 		t.Errorf("default vcpus = %d, want 2", got)
 	}

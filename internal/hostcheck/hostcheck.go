@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/urunc-dev/urunc/internal/config"
 	"github.com/urunc-dev/urunc/internal/sandbox"
@@ -30,23 +32,25 @@ type Result struct {
 	Status Status `json:"status"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
-	// Needed marks the items QEMU guests need: a Missing one makes
-	// Passed false (and `urunc check` exit 1).
+	// Needed marks the items every host must have (see needed): a Missing
+	// one makes Passed false (and `urunc check` exit 1).
 	Needed bool `json:"needed"`
 }
 
 // Host is the machine as the checks see it. Every field is a probe.
 type Host struct {
-	Executable    func(path string) error           // a regular file with an execute bit
-	Version       func(path string) (string, error) // first line of `path --version`
-	OpenRW        func(path string) error           // open a device read-write
-	HWVirt        func() bool                       // vmx or svm in /proc/cpuinfo
-	KVMUsable     func(path string) bool            // the KVM device opens read-write
-	TC            func() error                      // ingress qdisc, u32 filter, mirred redirect
-	Static        func(path string) (bool, error)   // an ELF without a program interpreter
-	QEMUSandbox   func(qemu string) error           // qemu accepts urunc's -sandbox value
-	KernelSeccomp func() bool                       // the kernel has seccomp filters
-	SeccompBuilt  func() bool                       // this urunc can install filters (libseccomp)
+	Executable func(path string) error           // a regular file with an execute bit
+	Version    func(path string) (string, error) // first line of `path --version`
+	OpenRW     func(path string) error           // open a device read-write
+	HWVirt     func() bool                       // vmx or svm in /proc/cpuinfo
+	KVMUsable  func(path string) bool            // the KVM device opens read-write
+	TC         func() error                      // ingress qdisc, u32 filter, mirred redirect
+	Static     func(path string) (bool, error)   // an ELF without a program interpreter
+	// OwnSandbox: the VMM binary at path accepts the option that turns on
+	// its own syscall filter (Descriptor.OwnSandbox) with urunc's value.
+	OwnSandbox    func(path string) error
+	KernelSeccomp func() bool // the kernel has seccomp filters
+	SeccompBuilt  func() bool // this urunc can install filters (libseccomp)
 }
 
 // Device paths the runtime hands to the VMM; the KVM device is
@@ -56,26 +60,37 @@ const (
 	vhostNetDevice = "/dev/vhost-net"
 )
 
-// Run checks the host against the configuration, in a fixed order: VMMs,
-// KVM and the accelerator, network devices and tc, urunit, QEMU's sandbox.
+// Run checks the host against the configuration, in a fixed order: VMMs
+// (the needed ones first), KVM and the accelerator, network devices and tc,
+// urunit, the VMMs' own sandboxes, the filters urunc installs for VMMs.
 func Run(cfg *config.Config, h Host) []Result {
 	kvm := kvmFacts{device: cfg.Host.KVMDevice, usable: h.KVMUsable(cfg.Host.KVMDevice), hwVirt: h.HWVirt()}
-	accel, reason, accelErr := vmm.ResolveAccel(cfg.QEMU.Accel, kvm.hwVirt, kvm.usable)
-	rs := []Result{checkVMM(h, vmm.QEMU, cfg.QEMU.Binary, kvm, cfg.Path)}
-	for _, n := range otherVMMs(cfg) {
-		rs = append(rs, checkVMM(h, n, cfg.Binaries[string(n)], kvm, cfg.Path))
+	accel, reason, accelErr := vmm.ResolveAccel(cfg.Accel(), kvm.hwVirt, kvm.usable)
+	vmms := ordered()
+	var rs []Result
+	for _, v := range vmms {
+		rs = append(rs, checkVMM(h, cfg, v, kvm))
 	}
-	return append(rs,
-		checkKVM(h, kvm.device, cfg.QEMU.Accel == vmm.AccelKVM),
+	rs = append(rs,
+		checkKVM(h, kvm.device, cfg.Accel() == vmm.AccelKVM, vmms),
 		checkHWVirt(h),
-		checkAccel(cfg, accel, reason, accelErr, kvm.usable),
+		checkAccel(cfg, accel, reason, accelErr, kvm.usable, vmms),
 		checkTun(h),
 		checkVhostNet(h),
 		checkTC(h),
 		checkUrunit(h, cfg),
-		checkSandbox(h, cfg),
-		checkHVTSeccomp(h, cfg),
 	)
+	for _, v := range vmms {
+		if v.Describe().OwnSandbox {
+			rs = append(rs, checkSandbox(h, cfg, v))
+		}
+	}
+	for _, v := range vmms {
+		if _, ok := sandbox.For(string(v.Name())); ok {
+			rs = append(rs, checkSeccomp(h, cfg, v))
+		}
+	}
+	return rs
 }
 
 // Passed reports whether every needed item works.
@@ -88,23 +103,40 @@ func Passed(rs []Result) bool {
 	return true
 }
 
-// otherVMMs are the configured non-QEMU VMMs, in name order.
-func otherVMMs(cfg *config.Config) []vmm.Name {
-	var out []vmm.Name
-	for n := range cfg.Binaries {
-		out = append(out, vmm.Name(n))
+// needed reports whether `urunc check` fails without VMM v: whether v can
+// run guests without KVM (its descriptor lists tcg). Such a VMM runs its
+// guests on every host urunc supports, KVM or not, which makes it the one
+// a host is checked against; a VMM that needs KVM, or that runs only the
+// unikernels built for it as host processes, serves the images made for
+// it and is reported as optional.
+func needed(v vmm.VMM) bool { return slices.Contains(v.Describe().Accels, vmm.AccelTCG) }
+
+// ordered lists the registered VMMs, the needed ones first, each group in
+// name order.
+func ordered() []vmm.VMM {
+	var out []vmm.VMM
+	for _, n := range vmm.Supported() {
+		if v, err := vmm.Get(n); err == nil {
+			out = append(out, v)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	sort.SliceStable(out, func(i, j int) bool { return needed(out[i]) && !needed(out[j]) })
 	return out
 }
 
-// installHints say how to get each VMM.
-var installHints = map[vmm.Name]string{
-	vmm.QEMU:            "apt-get install qemu-system-x86, or set [qemu] binary",
-	vmm.Firecracker:     "install the release binary from github.com/firecracker-microvm/firecracker/releases, or set [binaries] firecracker",
-	vmm.HVT:             "build Solo5 (github.com/Solo5/solo5) and install tenders/hvt/solo5-hvt, or set [binaries] hvt",
-	vmm.SPT:             "build Solo5 (github.com/Solo5/solo5) and install tenders/spt/solo5-spt, or set [binaries] spt",
-	vmm.CloudHypervisor: "install the static release binary from github.com/cloud-hypervisor/cloud-hypervisor/releases, or set [binaries] cloud-hypervisor",
+// emulators names the VMMs that can emulate, for the details that concern
+// only them.
+func emulators(vmms []vmm.VMM) string {
+	var names []string
+	for _, v := range vmms {
+		if needed(v) {
+			names = append(names, string(v.Name()))
+		}
+	}
+	if len(names) == 0 {
+		return "no VMM"
+	}
+	return strings.Join(names, ", ")
 }
 
 // kvmFacts are the KVM probes' results, taken once.
@@ -113,17 +145,13 @@ type kvmFacts struct {
 	usable, hwVirt bool
 }
 
-// kvmOnly reports whether VMM n runs guests only under KVM.
-func kvmOnly(n vmm.Name) bool {
-	v, err := vmm.Get(n)
-	return err == nil && vmm.KVMOnly(v)
-}
-
-func checkVMM(h Host, n vmm.Name, path string, kvm kvmFacts, cfgPath string) Result {
-	r := Result{Item: "vmm " + string(n), Needed: n == vmm.QEMU}
+func checkVMM(h Host, cfg *config.Config, v vmm.VMM, kvm kvmFacts) Result {
+	n := v.Name()
+	path := cfg.VMMBinary(n)
+	r := Result{Item: "vmm " + string(n), Needed: needed(v)}
 	if err := h.Executable(path); err != nil {
 		r.Status, r.Detail = Missing, fmt.Sprintf("%s: %s", path, describe(err))
-		r.Fix = installHints[n] + " in " + cfgPath
+		r.Fix = v.Describe().InstallHint + ", or set " + cfg.BinaryKey(n) + " in " + cfg.Path
 		return r
 	}
 	version, err := h.Version(path)
@@ -133,7 +161,7 @@ func checkVMM(h Host, n vmm.Name, path string, kvm kvmFacts, cfgPath string) Res
 	}
 	r.Status, r.Detail = OK, fmt.Sprintf("%s: %s", path, version)
 	switch {
-	case !kvmOnly(n):
+	case !vmm.KVMOnly(v):
 	case !kvm.usable:
 		r.Status, r.Detail = Warn, r.Detail+fmt.Sprintf("; runs guests only under kvm, and %s is not usable", kvm.device)
 		r.Fix = "load kvm_intel or kvm_amd and give urunc rw access to " + kvm.device
@@ -144,7 +172,7 @@ func checkVMM(h Host, n vmm.Name, path string, kvm kvmFacts, cfgPath string) Res
 	return r
 }
 
-func checkKVM(h Host, device string, needed bool) Result {
+func checkKVM(h Host, device string, needed bool, vmms []vmm.VMM) Result {
 	r := Result{Item: device, Needed: needed}
 	err := h.OpenRW(device)
 	switch {
@@ -152,7 +180,8 @@ func checkKVM(h Host, device string, needed bool) Result {
 		r.Status, r.Detail = OK, "exists and opens read-write"
 	case errors.Is(err, fs.ErrNotExist):
 		r.Status, r.Detail = Missing, "does not exist"
-		r.Fix = "enable virtualisation in the firmware and load kvm_intel or kvm_amd (modprobe); QEMU still runs guests with tcg"
+		r.Fix = "enable virtualisation in the firmware and load kvm_intel or kvm_amd (modprobe); " +
+			emulators(vmms) + " still runs guests with tcg"
 	default:
 		r.Status, r.Detail = Missing, "exists but cannot be opened read-write: "+describe(err)
 		r.Fix = "run urunc as root, or give its user rw access to " + device + " (group kvm)"
@@ -171,19 +200,19 @@ func checkHWVirt(h Host) Result {
 	return r
 }
 
-func checkAccel(cfg *config.Config, accel vmm.Accel, reason string, err error, kvmOK bool) Result {
+func checkAccel(cfg *config.Config, accel vmm.Accel, reason string, err error, kvmOK bool, vmms []vmm.VMM) Result {
 	r := Result{Item: "accelerator", Needed: true}
 	if err != nil {
-		r.Status, r.Detail = Missing, fmt.Sprintf("[qemu] accel = %q: %s", cfg.QEMU.Accel, describe(err))
-		r.Fix = fmt.Sprintf("make /dev/kvm usable, or set [qemu] accel = %q in %s", vmm.AccelTCG, cfg.Path)
+		r.Status, r.Detail = Missing, fmt.Sprintf("[vm] accel = %q: %s", cfg.Accel(), describe(err))
+		r.Fix = fmt.Sprintf("make /dev/kvm usable, or set [vm] accel = %q in %s", vmm.AccelTCG, cfg.Path)
 		return r
 	}
-	r.Status, r.Detail = OK, fmt.Sprintf("[qemu] accel = %q picks %s (%s)", cfg.QEMU.Accel, accel, reason)
+	r.Status, r.Detail = OK, fmt.Sprintf("[vm] accel = %q picks %s (%s) for %s", cfg.Accel(), accel, reason, emulators(vmms))
 	if accel == vmm.AccelTCG {
 		r.Status = Warn
-		r.Detail += "; QEMU guests are emulated (slow)"
+		r.Detail += "; their guests are emulated (slow)"
 		if kvmOK {
-			r.Fix = fmt.Sprintf("set [qemu] accel = %q in %s to use /dev/kvm anyway (a software kvm: some guests fault)",
+			r.Fix = fmt.Sprintf("set [vm] accel = %q in %s to use /dev/kvm anyway (a software kvm: some guests fault)",
 				vmm.AccelKVM, cfg.Path)
 		}
 	}
@@ -245,46 +274,56 @@ func checkUrunit(h Host, cfg *config.Config) Result {
 	return r
 }
 
-func checkSandbox(h Host, cfg *config.Config) Result {
-	r := Result{Item: "qemu sandbox", Needed: cfg.QEMU.Sandbox}
-	if !cfg.QEMU.Sandbox {
-		r.Status, r.Detail = Warn, "disabled ([qemu] sandbox = false): QEMU runs without its seccomp filter"
-		r.Fix = "set [qemu] sandbox = true in " + cfg.Path
+// checkSandbox: VMM v's own syscall filter, which urunc turns on. Needed
+// when it is on and v is: v does not start when the filter cannot be
+// applied.
+func checkSandbox(h Host, cfg *config.Config, v vmm.VMM) Result {
+	n := v.Name()
+	key, bin := cfg.VMMKey(n, "sandbox"), cfg.VMMBinary(n)
+	on := cfg.VMMSandbox(n)
+	r := Result{Item: string(n) + " sandbox", Needed: on && needed(v)}
+	if !on {
+		r.Status, r.Detail = Warn, fmt.Sprintf("disabled (%s = false): %s runs without its seccomp filter", key, n)
+		r.Fix = "set " + key + " = true in " + cfg.Path
 		return r
 	}
 	if !h.KernelSeccomp() {
 		r.Status, r.Detail = Missing, "the kernel has no seccomp filter support (no Seccomp: line in /proc/self/status)"
-		r.Fix = "use a kernel with CONFIG_SECCOMP_FILTER, or set [qemu] sandbox = false in " + cfg.Path
+		r.Fix = "use a kernel with CONFIG_SECCOMP_FILTER, or set " + key + " = false in " + cfg.Path
 		return r
 	}
-	if err := h.QEMUSandbox(cfg.QEMU.Binary); err != nil {
-		r.Status, r.Detail = Missing, cfg.QEMU.Binary+" rejects -sandbox: "+describe(err)
-		r.Fix = "install a QEMU built with libseccomp (Debian's is), or set [qemu] sandbox = false in " + cfg.Path
+	if err := h.OwnSandbox(bin); err != nil {
+		r.Status, r.Detail = Missing, bin+" rejects its sandbox option: "+describe(err)
+		r.Fix = fmt.Sprintf("install a %s built with libseccomp, or set %s = false in %s", n, key, cfg.Path)
 		return r
 	}
-	r.Status, r.Detail = OK, "QEMU accepts -sandbox and the kernel has seccomp filters"
+	r.Status, r.Detail = OK, fmt.Sprintf("%s accepts its sandbox option and the kernel has seccomp filters", n)
 	return r
 }
 
-// checkHVTSeccomp: the filter urunc installs for solo5-hvt, which has none
-// of its own. Not needed for QEMU guests, so never fails the check.
-func checkHVTSeccomp(h Host, cfg *config.Config) Result {
-	r := Result{Item: "hvt seccomp"}
-	switch mode := cfg.Solo5.HVTSeccomp; {
+// checkSeccomp: the filter urunc installs for VMM v, which has none of its
+// own. Needed only when v is and the filter is on, as a v container fails
+// at create without it.
+func checkSeccomp(h Host, cfg *config.Config, v vmm.VMM) Result {
+	n := v.Name()
+	key := cfg.VMMKey(n, "seccomp")
+	mode := cfg.VMMSeccomp(n)
+	r := Result{Item: string(n) + " seccomp", Needed: mode != sandbox.Off && needed(v)}
+	switch {
 	case mode == sandbox.Off:
-		r.Status, r.Detail = Warn, "off ([solo5] hvt_seccomp = \"off\"): solo5-hvt runs under the container's profile only"
-		r.Fix = "set [solo5] hvt_seccomp = \"enforce\" in " + cfg.Path
+		r.Status, r.Detail = Warn, fmt.Sprintf("off (%s = \"off\"): %s runs under the container's profile only", key, n)
+		r.Fix = fmt.Sprintf("set %s = \"enforce\" in %s", key, cfg.Path)
 	case !h.KernelSeccomp():
-		r.Status, r.Detail = Missing, "the kernel has no seccomp filter support: hvt containers fail at create"
-		r.Fix = "use a kernel with CONFIG_SECCOMP_FILTER, or set [solo5] hvt_seccomp = \"off\" in " + cfg.Path
+		r.Status, r.Detail = Missing, fmt.Sprintf("the kernel has no seccomp filter support: %s containers fail at create", n)
+		r.Fix = fmt.Sprintf("use a kernel with CONFIG_SECCOMP_FILTER, or set %s = \"off\" in %s", key, cfg.Path)
 	case !h.SeccompBuilt():
-		r.Status, r.Detail = Missing, "this urunc was built without seccomp support: hvt containers fail at create"
-		r.Fix = "rebuild with 'make' (-tags seccomp, libseccomp-dev), or set [solo5] hvt_seccomp = \"off\" in " + cfg.Path
+		r.Status, r.Detail = Missing, fmt.Sprintf("this urunc was built without seccomp support: %s containers fail at create", n)
+		r.Fix = fmt.Sprintf("rebuild with 'make' (-tags seccomp, libseccomp-dev), or set %s = \"off\" in %s", key, cfg.Path)
 	case mode == sandbox.Log:
-		r.Status, r.Detail = Warn, "log: what the solo5-hvt policy would deny is allowed and logged by the kernel"
-		r.Fix = "set [solo5] hvt_seccomp = \"enforce\" in " + cfg.Path + " once the log shows nothing denied"
+		r.Status, r.Detail = Warn, fmt.Sprintf("log: what the %s policy would deny is allowed and logged by the kernel", n)
+		r.Fix = fmt.Sprintf("set %s = \"enforce\" in %s once the log shows nothing denied", key, cfg.Path)
 	default:
-		r.Status, r.Detail = OK, "enforce: urunc installs its solo5-hvt filter before exec"
+		r.Status, r.Detail = OK, fmt.Sprintf("enforce: urunc installs its %s filter before exec", n)
 	}
 	return r
 }

@@ -44,7 +44,7 @@ func (f *fakeHost) host() Host {
 		KVMUsable:     func(p string) bool { return f.kvm && p == kvmDevice },
 		TC:            func() error { return f.tc },
 		Static:        func(p string) (bool, error) { return !f.dynamic, f.missing[p] },
-		QEMUSandbox:   func(string) error { return f.sandbox },
+		OwnSandbox:    func(string) error { return f.sandbox },
 		KernelSeccomp: func() bool { return f.seccomp },
 		SeccompBuilt:  func() bool { return !f.unbuilt },
 	}
@@ -82,28 +82,30 @@ func TestRun(t *testing.T) {
 		passed bool
 	}{
 		{"all good", func(*fakeHost, *config.Config) {}, "vmm qemu", OK, "", true},
-		{"qemu missing", func(f *fakeHost, c *config.Config) { f.missing[c.QEMU.Binary] = notExist(c.QEMU.Binary) },
-			"vmm qemu", Missing, "apt-get install qemu-system-x86", false},
+		{"qemu missing", func(f *fakeHost, c *config.Config) {
+			f.missing[c.VMMBinary(vmm.QEMU)] = notExist(c.VMMBinary(vmm.QEMU))
+		},
+			"vmm qemu", Missing, "apt-get install qemu-system-x86, or set [qemu] binary in /etc/urunc/config.toml", false},
 		{"firecracker missing is optional", func(f *fakeHost, c *config.Config) {
-			f.missing[c.Binaries["firecracker"]] = notExist("")
-		}, "vmm firecracker", Missing, "[binaries] firecracker", true},
+			f.missing[c.VMMBinary(vmm.Firecracker)] = notExist("")
+		}, "vmm firecracker", Missing, "or set [firecracker] binary in /etc/urunc/config.toml", true},
 		{"version fails", func(f *fakeHost, c *config.Config) {
-			f.versions[c.Binaries["hvt"]] = errors.New("exit status 1")
+			f.versions[c.VMMBinary(vmm.HVT)] = errors.New("exit status 1")
 		}, "vmm hvt", Warn, "", true},
 		{"cloud-hypervisor on a software kvm", func(f *fakeHost, _ *config.Config) { f.hwVirt = false },
 			"vmm cloud-hypervisor", Warn, "VT-x", true},
 		{"firecracker without kvm", func(f *fakeHost, _ *config.Config) { f.kvm = false },
 			"vmm firecracker", Warn, "kvm_intel", true},
-		{"hvt with kvm forced off for qemu", func(_ *fakeHost, c *config.Config) { c.QEMU.Accel = vmm.AccelTCG },
+		{"hvt with kvm forced off for qemu", func(_ *fakeHost, c *config.Config) { c.VM.Accel = vmm.AccelTCG },
 			"vmm hvt", OK, "", true},
 		{"spt needs no kvm", func(f *fakeHost, _ *config.Config) { f.kvm = false }, "vmm spt", OK, "", true},
 		{"kvm device configured elsewhere", func(f *fakeHost, c *config.Config) { c.Host.KVMDevice = "/run/t/kvm" },
 			"vmm firecracker", Warn, "/run/t/kvm", true},
 		{"auto on software kvm picks tcg", func(f *fakeHost, _ *config.Config) { f.hwVirt = false },
-			"accelerator", Warn, `set [qemu] accel = "kvm"`, true},
+			"accelerator", Warn, `set [vm] accel = "kvm"`, true},
 		{"no vmx/svm", func(f *fakeHost, _ *config.Config) { f.hwVirt = false }, "cpu virtualisation", Warn, "VT-x", true},
 		{"kvm forced without /dev/kvm", func(f *fakeHost, c *config.Config) {
-			f.kvm, c.QEMU.Accel = false, vmm.AccelKVM
+			f.kvm, c.VM.Accel = false, vmm.AccelKVM
 			f.missing[kvmDevice] = notExist(kvmDevice)
 		}, "accelerator", Missing, `accel = "tcg"`, false},
 		{"no /dev/kvm under auto is not fatal", func(f *fakeHost, _ *config.Config) {
@@ -129,18 +131,18 @@ func TestRun(t *testing.T) {
 		{"kernel without seccomp", func(f *fakeHost, _ *config.Config) { f.seccomp = false },
 			"qemu sandbox", Missing, "CONFIG_SECCOMP_FILTER", false},
 		{"sandbox off is a warning", func(f *fakeHost, c *config.Config) {
-			c.QEMU.Sandbox, f.sandbox = false, errors.New("-sandbox is disabled")
-		}, "qemu sandbox", Warn, "sandbox = true", true},
+			c.VMMs[vmm.QEMU].Sandbox, f.sandbox = false, errors.New("-sandbox is disabled")
+		}, "qemu sandbox", Warn, "set [qemu] sandbox = true", true},
 		{"hvt seccomp enforced", func(*fakeHost, *config.Config) {}, "hvt seccomp", OK, "", true},
 		{"hvt seccomp without libseccomp", func(f *fakeHost, _ *config.Config) { f.unbuilt = true },
 			"hvt seccomp", Missing, "-tags seccomp", true},
 		{"hvt seccomp without kernel support", func(f *fakeHost, c *config.Config) {
-			f.seccomp, c.QEMU.Sandbox = false, false
-		}, "hvt seccomp", Missing, `hvt_seccomp = "off"`, true},
-		{"hvt seccomp in log mode", func(_ *fakeHost, c *config.Config) { c.Solo5.HVTSeccomp = sandbox.Log },
-			"hvt seccomp", Warn, `hvt_seccomp = "enforce"`, true},
-		{"hvt seccomp off", func(_ *fakeHost, c *config.Config) { c.Solo5.HVTSeccomp = sandbox.Off },
-			"hvt seccomp", Warn, `hvt_seccomp = "enforce"`, true},
+			f.seccomp, c.VMMs[vmm.QEMU].Sandbox = false, false
+		}, "hvt seccomp", Missing, `set [hvt] seccomp = "off"`, true},
+		{"hvt seccomp in log mode", func(_ *fakeHost, c *config.Config) { c.VMMs[vmm.HVT].Seccomp = sandbox.Log },
+			"hvt seccomp", Warn, `set [hvt] seccomp = "enforce"`, true},
+		{"hvt seccomp off", func(_ *fakeHost, c *config.Config) { c.VMMs[vmm.HVT].Seccomp = sandbox.Off },
+			"hvt seccomp", Warn, `set [hvt] seccomp = "enforce"`, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -219,4 +221,42 @@ func text(t *testing.T, rs []Result) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// Every registered VMM gets an item, needed exactly when it can emulate,
+// whose fix is its descriptor's install hint and its binary's key.
+func TestVMMItemsFromDescriptors(t *testing.T) {
+	f, cfg := goodHost(), testConfig()
+	for _, n := range vmm.Supported() {
+		f.missing[cfg.VMMBinary(n)] = notExist("")
+	}
+	rs := Run(cfg, f.host())
+	for _, n := range vmm.Supported() {
+		d, err := vmm.Describe(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := find(t, rs, "vmm "+string(n))
+		emulates := false
+		for _, a := range d.Accels {
+			emulates = emulates || a == vmm.AccelTCG
+		}
+		wantFix := d.InstallHint + ", or set [" + string(n) + "] binary in " + cfg.Path
+		if r.Status != Missing || r.Needed != emulates || r.Fix != wantFix {
+			t.Errorf("%s: %+v; want missing, needed=%v, fix %q", n, r, emulates, wantFix)
+		}
+	}
+	if Passed(rs) {
+		t.Error("Passed with every VMM missing")
+	}
+}
+
+// A configured binary is the one checked.
+func TestVMMBinaryFromConfig(t *testing.T) {
+	f, cfg := goodHost(), testConfig()
+	cfg.VMMs[vmm.SPT].Binary = "/opt/spt"
+	f.missing["/opt/spt"] = notExist("/opt/spt")
+	if r := find(t, Run(cfg, f.host()), "vmm spt"); r.Status != Missing || !strings.HasPrefix(r.Detail, "/opt/spt:") {
+		t.Errorf("vmm spt: %+v, want /opt/spt missing", r)
+	}
 }

@@ -25,8 +25,12 @@ import (
 // probeTimeout bounds every command a probe runs.
 const probeTimeout = 5 * time.Second
 
-// qemuSandbox is the -sandbox value the QEMU VMM passes (internal/vmm).
-const qemuSandbox = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+// sandboxProbe is the argv tail that checks a VMM's own sandbox option: the
+// option and value internal/vmm passes when Spec.Sandbox is set, then an
+// option that makes the VMM exit. Only one VMM has a sandbox of its own
+// (Descriptor.OwnSandbox) and this is its syntax; the probe belongs in its
+// descriptor, and moves there when a second such VMM comes.
+var sandboxProbe = []string{"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny", "-version"}
 
 // HostProbes returns the probes of this machine.
 func HostProbes() Host {
@@ -38,7 +42,7 @@ func HostProbes() Host {
 		KVMUsable:     vmm.KVMUsable,
 		TC:            probeTC,
 		Static:        staticELF,
-		QEMUSandbox:   qemuAcceptsSandbox,
+		OwnSandbox:    acceptsSandbox,
 		KernelSeccomp: kernelSeccomp,
 		SeccompBuilt:  sandbox.Available,
 	}
@@ -115,12 +119,12 @@ func staticELF(path string) (bool, error) {
 	return true, nil
 }
 
-// qemuAcceptsSandbox runs `qemu -sandbox <urunc's value> -version`. QEMU
+// acceptsSandbox runs `path -sandbox <urunc's value> -version`. The VMM
 // parses its options in order and exits at -version, so this checks that
 // the binary was built with seccomp support and accepts every sub-option
 // urunc passes, without starting a VM or applying the filter.
-func qemuAcceptsSandbox(qemu string) error {
-	_, err := run(qemu, "-sandbox", qemuSandbox, "-version")
+func acceptsSandbox(path string) error {
+	_, err := run(path, sandboxProbe...)
 	return err
 }
 

@@ -10,10 +10,10 @@ func HostProbes() Host {
 		Version:       func(string) (string, error) { return "", ErrNotSupported },
 		OpenRW:        func(string) error { return ErrNotSupported },
 		HWVirt:        func() bool { return false },
-		KVMUsable:     func() bool { return false },
+		KVMUsable:     func(string) bool { return false },
 		TC:            func() error { return ErrNotSupported },
 		Static:        func(string) (bool, error) { return false, ErrNotSupported },
-		QEMUSandbox:   func(string) error { return ErrNotSupported },
+		OwnSandbox:    func(string) error { return ErrNotSupported },
 		KernelSeccomp: func() bool { return false },
 		SeccompBuilt:  func() bool { return false },
 	}

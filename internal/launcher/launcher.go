@@ -220,7 +220,7 @@ func confine(p Plan) error {
 	}
 	if err := sandbox.Apply(pol, p.Seccomp); err != nil {
 		return fmt.Errorf("%w: the VMM does not run unconfined; let the container's seccomp profile allow seccomp(2) "+
-			"or prctl(2), or set [solo5] hvt_seccomp = \"off\" in urunc's config", err)
+			"or prctl(2), or set [%s] seccomp = \"off\" in urunc's config", err, p.VMM)
 	}
 	return nil
 }

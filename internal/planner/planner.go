@@ -95,7 +95,7 @@ func Plan(in Input) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accelerator: kvm device %s: %w ([host] kvm_device in %s)", cfg.Host.KVMDevice, err, cfg.Path)
 	}
-	mem, err := cfg.GuestMemoryMiB(memoryLimit(s))
+	mem, err := cfg.GuestMemoryMiB(v.Name(), memoryLimit(s))
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +193,10 @@ func seccompMode(cfg *config.Config, host HostFacts, n vmm.Name) (sandbox.Mode, 
 	if _, ok := sandbox.For(string(n)); !ok {
 		return "", nil
 	}
-	mode := cfg.Solo5.HVTSeccomp
+	mode := cfg.VMMSeccomp(n)
 	if mode != sandbox.Off && !host.Seccomp {
-		return "", fmt.Errorf("%s: %w; or set [solo5] hvt_seccomp = \"off\" in %s to run it unconfined",
-			n, sandbox.ErrUnavailable, cfg.Path)
+		return "", fmt.Errorf("%s: %w; or set %s = \"off\" in %s to run it unconfined",
+			n, sandbox.ErrUnavailable, cfg.VMMKey(n, "seccomp"), cfg.Path)
 	}
 	return mode, nil
 }

@@ -14,7 +14,7 @@ import (
 //
 // For a unikernel the cgroup holds the VMM: CPU limits throttle the whole
 // VM at once, but the guest's memory was fixed at create, so a memory
-// limit below what the VM needs (guest memory plus [qemu]
+// limit below what the VM needs (guest memory plus the VMM's
 // memory_overhead_mib) is refused rather than left for the OOM killer.
 func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	c, err := r.load(id)
@@ -48,11 +48,12 @@ func (r *Runtime) checkVMMemory(id string, res *specs.LinuxResources) error {
 		return err
 	}
 	const mib = 1 << 20
-	need := (plan.Spec.MemoryMiB + r.Config.QEMU.MemoryOverheadMiB) * mib
+	overhead := r.Config.MemoryOverheadMiB(plan.VMM)
+	need := (plan.Spec.MemoryMiB + overhead) * mib
 	if uint64(*res.Memory.Limit) < need {
 		return fmt.Errorf("memory.limit %d bytes is below what the VM needs: %d MiB of guest memory, fixed at create, "+
-			"plus %d MiB for the VMM ([qemu] memory_overhead_mib); set at least %d bytes, or recreate the container",
-			*res.Memory.Limit, plan.Spec.MemoryMiB, r.Config.QEMU.MemoryOverheadMiB, need)
+			"plus %d MiB for the VMM (%s); set at least %d bytes, or recreate the container",
+			*res.Memory.Limit, plan.Spec.MemoryMiB, overhead, r.Config.VMMKey(plan.VMM, "memory_overhead_mib"), need)
 	}
 	return nil
 }
