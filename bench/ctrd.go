@@ -202,7 +202,7 @@ func (d *ctrd) remove(ids []string) {
 // withGuestMemory makes urunc give containers without a memory limit a
 // guest of mib MiB (default_memory_mib) until the returned func is called.
 func (d *ctrd) withGuestMemory(mib int) func() {
-	writeFile(d.conf, d.b.baseConfig()+fmt.Sprintf("[qemu]\ndefault_memory_mib = %d\n", mib), 0o644)
+	writeFile(d.conf, d.b.baseConfig()+fmt.Sprintf("[vm]\ndefault_memory_mib = %d\n", mib), 0o644)
 	return func() { writeFile(d.conf, d.b.baseConfig(), 0o644) }
 }
 

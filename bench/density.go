@@ -46,7 +46,7 @@ func (b *bench) density() *Section {
 	case withLimit:
 		uc = b.burst(d, "urunc", flags, sleepRef, nil, s, t)
 	default:
-		s.note("urunc: with memory limit %d MiB: %s; the containers run without a limit, the %d MiB guest set by [qemu] default_memory_mib", guest+guestOverheadMiB, d.probe(guest, true), guest)
+		s.note("urunc: with memory limit %d MiB: %s; the containers run without a limit, the %d MiB guest set by [vm] default_memory_mib", guest+guestOverheadMiB, d.probe(guest, true), guest)
 		limitText = "no memory limit, default_memory_mib"
 		restore := d.withGuestMemory(guest)
 		uc = b.burst(d, "urunc", flags[:2], sleepRef, nil, s, t)

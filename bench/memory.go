@@ -35,7 +35,7 @@ func (b *bench) memory() *Section {
 			s.Rows = append(s.Rows, &Row{Name: name + " (does not boot)", Unit: "MiB", Urunc: newDist(nil, 1), Runc: rc})
 			continue
 		case !withLimit:
-			s.note("guest %d MiB with memory limit %d MiB (guest + %d MiB): %s; measured instead without a limit, the guest sized by [qemu] default_memory_mib = %d",
+			s.note("guest %d MiB with memory limit %d MiB (guest + %d MiB): %s; measured instead without a limit, the guest sized by [vm] default_memory_mib = %d",
 				guest, guest+guestOverheadMiB, guestOverheadMiB, d.probe(guest, true), guest)
 			name += " (no limit)"
 		}

@@ -309,3 +309,32 @@ func TestLoadAliasConflicts(t *testing.T) {
 		})
 	}
 }
+
+// The defaults docs/configuration.md shows are the defaults, in current
+// keys only.
+func TestDocumentedDefaults(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "```toml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("no toml block in docs/configuration.md")
+	}
+	path := writeConfig(t, block)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Path = path
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("documented %+v\nwant %+v", c, want)
+	}
+	for _, n := range vmm.Supported() {
+		if !strings.Contains(block, "["+string(n)+"]\n") {
+			t.Errorf("no [%s] section documented", n)
+		}
+	}
+}

@@ -186,8 +186,12 @@ func TestBadInputs(t *testing.T) {
 			r.e = withConfig(t, r.e, "[host]\nkvm_device = \"kvm\"\n")
 			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
 		}, "host.kvm_device"},
+		{"deprecated and current key both set", func(t *testing.T, r *runtime) []string {
+			r.e = withConfig(t, r.e, "[vm]\naccel = \"tcg\"\n\n[qemu]\naccel = \"tcg\"\n")
+			return []string{"create", "-b", uk(t, func(*bundle) {}), "c1"}
+		}, "[qemu] accel and [vm] accel"},
 		{"missing firecracker", func(t *testing.T, r *runtime) []string {
-			r.e = withConfig(t, r.e, "[binaries]\nfirecracker = \"/nonexistent/firecracker\"\n")
+			r.e = withConfig(t, r.e, "[firecracker]\nbinary = \"/nonexistent/firecracker\"\n")
 			return []string{"create", "-b", uk(t, annot("hypervisor", "firecracker")), "c1"}
 		}, "firecracker"},
 		{"missing urunit", func(t *testing.T, r *runtime) []string {
@@ -246,6 +250,35 @@ func TestBadInputs(t *testing.T) {
 				t.Errorf("stderr %q: want one line naming %q", res.stderr, tc.want)
 			}
 		})
+	}
+}
+
+// The keys of the old config layout still work: each is logged once, at
+// warn level, naming the key that replaces it, and its value is used (the
+// missing binary named through [binaries] is the one create reports).
+// The only test that writes deprecated keys.
+func TestDeprecatedConfigKeys(t *testing.T) {
+	e := setup(t, true)
+	b := e.linuxBundle(t)
+	b.spec.Annotations["com.urunc.unikernel.hypervisor"] = "firecracker"
+	r := e.runtime(t)
+	r.e = withConfig(t, r.e, "[linux]\nurunit = \""+filepath.Join(e.bin, "urunit")+"\"\n\n"+
+		"[qemu]\ndefault_vcpus = 1\n\n[binaries]\nfirecracker = \"/nonexistent/firecracker\"\n")
+	res := r.urunc("create", "-b", b.write(), "c1")
+	lines := nonEmptyLines(res.stderr)
+	if res.code == 0 || len(lines) != 3 {
+		t.Fatalf("exit %d, stderr %q: want two warnings and the error", res.code, res.stderr)
+	}
+	for i, want := range []string{"[binaries] firecracker is deprecated: use [firecracker] binary",
+		"[qemu] default_vcpus is deprecated: use [vm] default_vcpus", "/nonexistent/firecracker"} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("stderr line %d %q: want %q", i+1, lines[i], want)
+		}
+	}
+	for _, l := range lines[:2] {
+		if !strings.Contains(l, "level=warning") {
+			t.Errorf("%q is not a warning", l)
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ type siRun struct {
 // siCase is one VMM played by the stand-in.
 type siCase struct {
 	name   string // subtest and container id suffix
-	vmm    string // com.urunc.unikernel.hypervisor and [binaries] key
+	vmm    string // com.urunc.unikernel.hypervisor and config section
 	binary string // the VMM's executable name
 	netN   int    // newTestNet index (10.213.<netN>.0/24)
 	bundle func(t *testing.T, e *env) *bundle
@@ -145,8 +145,8 @@ var siCases = []siCase{
 	{name: "hvt", vmm: "hvt", binary: "solo5-hvt", netN: 23, filtered: true,
 		bundle: siWithSeccomp(siSolo5Bundle("hvt", "rumprun", solo5elf.TargetHVT, true)),
 		argv:   siSolo5Argv("rumprun", true), extra: siSeccompApplies, real: siRealSolo5("hvt")},
-	// hvt_seccomp = "off": the container's profile alone.
-	{name: "hvt-seccomp-off", vmm: "hvt", binary: "solo5-hvt", netN: 27, config: "[solo5]\nhvt_seccomp = \"off\"\n",
+	// [hvt] seccomp = "off": the container's profile alone.
+	{name: "hvt-seccomp-off", vmm: "hvt", binary: "solo5-hvt", netN: 27, config: "[hvt]\nseccomp = \"off\"\n",
 		bundle: siWithSeccomp(siSolo5Bundle("hvt", "rumprun", solo5elf.TargetHVT, true)),
 		argv:   siSolo5Argv("rumprun", true), extra: siSeccompApplies},
 	{name: "spt", vmm: "spt", binary: "solo5-spt", netN: 24,
@@ -160,10 +160,10 @@ var siCases = []siCase{
 	{name: "spt-block-only", vmm: "spt", binary: "solo5-spt", netN: 26, noNIC: true,
 		bundle: siNonRoot(siSolo5Bundle("spt", "mirage", solo5elf.TargetSPT, false)),
 		argv:   siSolo5Argv("mirage", false), extra: siRunsAsUser},
-	// solo5-spt takes no accelerator: [qemu] accel = "kvm" on a host
-	// without KVM is QEMU's business, not spt's.
+	// solo5-spt takes no accelerator: [vm] accel = "kvm" on a host
+	// without KVM is the emulating VMM's business, not spt's.
 	{name: "spt-no-kvm-accel-kvm", vmm: "spt", binary: "solo5-spt", netN: 29, kvmAbsent: true,
-		config: "[qemu]\naccel = \"kvm\"\n",
+		config: "[vm]\naccel = \"kvm\"\n",
 		bundle: siNonRoot(siSolo5Bundle("spt", "mirage", solo5elf.TargetSPT, true)),
 		argv:   siSolo5Argv("mirage", true), extra: siRunsAsUser},
 }
@@ -214,10 +214,20 @@ func siInstallStandin(t *testing.T) string {
 }
 
 // siConfig writes a urunc config naming bin for one VMM and kvmDev as the
-// KVM device.
+// KVM device. An extra fragment that is the VMM's own section has its keys
+// put in the section siConfig writes, as TOML allows a table once.
 func siConfig(t *testing.T, e *env, vmmName, bin, kvmDev string, extra ...string) {
-	writeFile(t, e.config, fmt.Sprintf("[host]\nkvm_device = %q\n\n[linux]\nurunit = %q\n\n[binaries]\n%q = %q\n\n%s",
-		kvmDev, filepath.Join(e.bin, "urunit"), vmmName, bin, strings.Join(extra, "")))
+	section := fmt.Sprintf("[%q]\nbinary = %q\n", vmmName, bin)
+	var rest []string
+	for _, x := range extra {
+		if keys, ok := strings.CutPrefix(x, "["+vmmName+"]\n"); ok {
+			section += keys
+		} else {
+			rest = append(rest, x)
+		}
+	}
+	writeFile(t, e.config, fmt.Sprintf("[host]\nkvm_device = %q\n\n[linux]\nurunit = %q\n\n%s\n%s",
+		kvmDev, filepath.Join(e.bin, "urunit"), section, strings.Join(rest, "")))
 }
 
 // siKVM is the KVM device the stand-in cases give urunc: the host's when
@@ -754,7 +764,7 @@ func TestStandinHVTFilterRefused(t *testing.T) {
 	if got, _ := os.ReadFile(out); len(got) != 0 {
 		t.Errorf("the stand-in ran without urunc's filter; it printed %s", got)
 	}
-	if msg, _ := os.ReadFile(errOut); !strings.Contains(string(msg), "seccomp solo5-hvt") || !strings.Contains(string(msg), "hvt_seccomp") {
+	if msg, _ := os.ReadFile(errOut); !strings.Contains(string(msg), "seccomp solo5-hvt") || !strings.Contains(string(msg), "[hvt] seccomp") {
 		t.Errorf("container stderr %q does not say the filter could not be installed", msg)
 	}
 	r.ok("delete", "hvt-nofilter")
@@ -765,7 +775,7 @@ func TestStandinHVTFilterRefused(t *testing.T) {
 }
 
 // On a host without KVM, the VMMs with no emulator are refused at create,
-// naming the VMM and the setting, whatever [qemu] accel says, and nothing
+// naming the VMM and the setting, whatever [vm] accel says, and nothing
 // is left behind.
 func TestStandinKVMOnlyWithoutKVM(t *testing.T) {
 	e := setup(t, false)
@@ -776,7 +786,7 @@ func TestStandinKVMOnlyWithoutKVM(t *testing.T) {
 		}
 		t.Run(c.name, func(t *testing.T) {
 			siConfig(t, e, c.vmm, filepath.Join(dir, c.binary), filepath.Join(t.TempDir(), "no-kvm"),
-				"[qemu]\naccel = \"tcg\"\n")
+				"[vm]\naccel = \"tcg\"\n")
 			r := e.runtime(t)
 			res := r.urunc("create", "--bundle", c.bundle(t, e).write(), "nokvm-"+c.name)
 			lines := nonEmptyLines(res.stderr)
