@@ -50,7 +50,7 @@ func TestPlanRefuses(t *testing.T) {
 			[]string{"linux.devices[0]", "not linux on firecracker"}},
 		{"host network", withHost(linuxOn(vmm.QEMU), func(h *HostFacts) { h.NetnsErr = errProbe }), []string{errProbe.Error()}},
 		{"VMM binary missing", withHost(linuxOn(vmm.Firecracker), func(h *HostFacts) { delete(h.Binaries, vmm.Firecracker) }),
-			[]string{"hypervisor firecracker", `"/usr/local/bin/firecracker" not found`, "[binaries] firecracker", "releases"}},
+			[]string{"hypervisor firecracker", `"/usr/local/bin/firecracker" not found`, "[firecracker] binary", "releases"}},
 		{"kernel unreadable", withHost(linuxOn(vmm.QEMU), func(h *HostFacts) { h.Kernel.FormatErr = errProbe }),
 			[]string{unikernel.KeyBinary, `"/kernel"`, errProbe.Error()}},
 		{"KVM-only VMM without KVM", withHost(linuxOn(vmm.CloudHypervisor), func(h *HostFacts) { h.KVM = false }),
@@ -69,7 +69,7 @@ func TestPlanRefuses(t *testing.T) {
 			process: proc([]string{"/app"}), host: kernel(vmm.FormatPVH)},
 			[]string{"no 9p support", "CONFIG_9P_FS"}},
 		{"hvt filter without seccomp", withHost(mirageCases(vmm.HVT)[0], func(h *HostFacts) { h.Seccomp = false }),
-			[]string{"hvt", "[solo5] hvt_seccomp"}},
+			[]string{"hvt", "[hvt] seccomp"}},
 		{"image block file on the block root", withHost(linuxCases(vmm.QEMU)[0], func(h *HostFacts) {
 			h.BlockRoot, h.BlockFileOnRoot = &BlockRoot{Device: "/dev/loop7", FSType: "ext4"}, true
 		}), []string{unikernel.KeyBlock, "/dev/loop7", "overlayfs"}},
@@ -104,7 +104,7 @@ func TestPlanChoices(t *testing.T) {
 	t.Run("spt takes no accelerator and never gets the KVM device", func(t *testing.T) {
 		c := withHost(mirageCases(vmm.SPT)[0], func(h *HostFacts) { h.KVM = false })
 		in := loadBundle(t, c)
-		in.Config.QEMU.Accel = vmm.AccelKVM
+		in.Config.VM.Accel = vmm.AccelKVM
 		res, err := Plan(in)
 		if err != nil || res.Plan.Spec.Accel != vmm.AccelNone || res.KVMDevice != "" {
 			t.Fatalf("Plan: %v; accel %v, kvm device %q; want none and none", err, res.Plan.Spec.Accel, res.KVMDevice)
