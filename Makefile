@@ -44,7 +44,8 @@ httpd:
 deps:
 	./scripts/install-deps.sh
 
-# Pinned containerd, ctr, nerdctl, runc (tools/*/go.mod) under $(TOOLS);
+# Pinned containerd, ctr, nerdctl, runc, crictl, critest, staticcheck
+# (tools/*/go.mod) under $(TOOLS);
 # CNI plugins from Debian in /usr/lib/cni.
 tools:
 	./scripts/install-tools.sh $(TOOLS)
@@ -85,10 +86,17 @@ fuzz:
 		done; \
 	done
 
+# staticcheck (pinned in tools/staticcheck) after go vet: it catches what vet
+# does not (deprecated APIs such as runc's utils.RecvFile, unused code).
+# install-tools.sh builds only it here, and only when its go.mod/go.sum change.
+STATICCHECK ?= $(TOOLS)/staticcheck
 vet:
 	$(GO) vet -tags $(TAGS) ./...
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
+	./scripts/install-tools.sh $(TOOLS) staticcheck
+	$(STATICCHECK) -tags $(TAGS) ./...
+	cd deploy && $(STATICCHECK) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
 # Everything: unit tests and, as root, the end-to-end tests on real QEMU.

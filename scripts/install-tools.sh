@@ -2,10 +2,12 @@
 # Installs the pinned client tools the end-to-end tests drive: containerd,
 # ctr and containerd-shim-runc-v2, nerdctl, runc (built with seccomp, for
 # side-by-side comparisons), crictl and critest (cri-tools), and Debian's CNI
-# plugins (in /usr/lib/cni).
+# plugins (in /usr/lib/cni); and staticcheck, which `make vet` runs.
 #
-#   scripts/install-tools.sh [DEST]      DEST defaults to /var/cache/urunc/tools
+#   scripts/install-tools.sh [DEST [TOOL...]]   DEST defaults to /var/cache/urunc/tools
 #
+# TOOLs (folder names under tools/) build only those: `make vet` builds
+# just staticcheck, which needs none of the Debian packages.
 # The versions live in tools/<tool>/go.mod and go.sum (one module per tool:
 # nerdctl 1.7 and containerd 2.x cannot share one build list). A tool is
 # rebuilt only when its stamp file in DEST does not match those files, the
@@ -74,28 +76,57 @@ build() {
 	log "$tool built in $((SECONDS - start))s"
 }
 
+only=("${@:2}")
+for t in "${only[@]}"; do
+	[ -f "$repo/tools/$t/go.mod" ] || die "no tool $t (tools/$t/go.mod)"
+done
+# want <tool> is true when the command line names it, or names none.
+want() {
+	[ ${#only[@]} -eq 0 ] && return 0
+	local t
+	for t in "${only[@]}"; do [ "$t" = "$1" ] && return 0; done
+	return 1
+}
+
 command -v "$go" >/dev/null || die "Go is required (/usr/local/go/bin on PATH)"
-# libseccomp-dev and pkg-config: runc's seccomp tag. The CNI plugins: nerdctl's networks.
-apt_install gcc pkg-config libseccomp-dev containernetworking-plugins iptables
-[ -x /usr/lib/cni/bridge ] || die "CNI plugins not found in /usr/lib/cni after installing containernetworking-plugins"
+if want containerd || want nerdctl || want runc || want cri-tools; then
+	# libseccomp-dev and pkg-config: runc's seccomp tag. The CNI plugins: nerdctl's networks.
+	apt_install gcc pkg-config libseccomp-dev containernetworking-plugins iptables
+	[ -x /usr/lib/cni/bridge ] || die "CNI plugins not found in /usr/lib/cni after installing containernetworking-plugins"
+fi
 mkdir -p "$dest"
 total=$SECONDS
 
-ctrd=$(module_version containerd github.com/containerd/containerd/v2)
-build containerd "urfave_cli_no_docs" "-X github.com/containerd/containerd/v2/version.Version=$ctrd" \
-	github.com/containerd/containerd/v2/cmd/containerd \
-	github.com/containerd/containerd/v2/cmd/ctr \
-	github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+if want containerd; then
+	ctrd=$(module_version containerd github.com/containerd/containerd/v2)
+	build containerd "urfave_cli_no_docs" "-X github.com/containerd/containerd/v2/version.Version=$ctrd" \
+		github.com/containerd/containerd/v2/cmd/containerd \
+		github.com/containerd/containerd/v2/cmd/ctr \
+		github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+fi
 
-nerd=$(module_version nerdctl github.com/containerd/nerdctl)
-build nerdctl "" "-X github.com/containerd/nerdctl/pkg/version.Version=$nerd" \
-	github.com/containerd/nerdctl/cmd/nerdctl
+if want nerdctl; then
+	nerd=$(module_version nerdctl github.com/containerd/nerdctl)
+	build nerdctl "" "-X github.com/containerd/nerdctl/pkg/version.Version=$nerd" \
+		github.com/containerd/nerdctl/cmd/nerdctl
+fi
 
-build runc "seccomp urfave_cli_no_docs" "" github.com/opencontainers/runc
+if want runc; then
+	build runc "seccomp urfave_cli_no_docs" "" github.com/opencontainers/runc
+fi
 
 # crictl and critest (a test binary: go test -c) for the CRI tests (tests/e2e/cri_test.go).
-crit=$(module_version cri-tools sigs.k8s.io/cri-tools)
-build cri-tools "" "-X sigs.k8s.io/cri-tools/pkg/version.Version=${crit#v}" \
-	sigs.k8s.io/cri-tools/cmd/crictl test:sigs.k8s.io/cri-tools/cmd/critest
+if want cri-tools; then
+	crit=$(module_version cri-tools sigs.k8s.io/cri-tools)
+	build cri-tools "" "-X sigs.k8s.io/cri-tools/pkg/version.Version=${crit#v}" \
+		sigs.k8s.io/cri-tools/cmd/crictl test:sigs.k8s.io/cri-tools/cmd/critest
+fi
 
-log "done in $((SECONDS - total))s: $(ls "$dest" | tr '\n' ' ')(CNI plugins: /usr/lib/cni)"
+# staticcheck, run by `make vet` (the Makefile's STATICCHECK).
+if want staticcheck; then
+	build staticcheck "" "" honnef.co/go/tools/cmd/staticcheck
+fi
+
+if [ ${#only[@]} -eq 0 ]; then
+	log "done in $((SECONDS - total))s: $(ls "$dest" | tr '\n' ' ')(CNI plugins: /usr/lib/cni)"
+fi

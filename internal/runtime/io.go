@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strconv"
 
 	"github.com/containerd/console"
@@ -197,7 +198,6 @@ func writePidFile(path string, p *libcontainer.Process) error {
 // tty wires a terminal: to the caller's console socket when detached, or to
 // urunc's own stdio for a foreground run.
 type tty struct {
-	recv    chan error
 	parent  *os.File
 	closers []io.Closer
 	master  console.Console
@@ -239,7 +239,7 @@ func (t *tty) attach() error {
 	if t.parent == nil {
 		return nil
 	}
-	f, err := utils.RecvFile(t.parent)
+	f, err := recvFile(t.parent)
 	if err != nil {
 		return fmt.Errorf("receive console: %w", err)
 	}
@@ -257,6 +257,70 @@ func (t *tty) attach() error {
 	go func() { _, _ = io.Copy(master, os.Stdin) }()
 	go func() { _, _ = io.Copy(os.Stdout, master) }()
 	return nil
+}
+
+// consoleNameMax bounds the file name sent along with the pty master, as
+// runc's sender (and its deprecated utils.RecvFile) does.
+const consoleNameMax = 4096
+
+// recvFile receives the one file descriptor libcontainer's init sends over
+// socket (SCM_RIGHTS, its name as the payload). It replaces runc's
+// utils.RecvFile (deprecated, to be removed in runc 1.6) with the same checks:
+// exactly one message carrying exactly one descriptor; any other descriptor
+// received is closed, so none leaks into urunc.
+func recvFile(socket *os.File) (_ *os.File, err error) {
+	name := make([]byte, consoleNameMax)
+	oobSpace := unix.CmsgSpace(4) // one int32 descriptor
+	oob := make([]byte, oobSpace)
+	// Fd puts the socket in blocking mode, so Recvmsg waits for the message.
+	sockfd := int(socket.Fd())
+	var n, oobn int
+	var rerr error
+	for {
+		n, oobn, _, _, rerr = unix.Recvmsg(sockfd, name, oob, unix.MSG_CMSG_CLOEXEC)
+		if rerr != unix.EINTR {
+			break
+		}
+	}
+	goruntime.KeepAlive(socket)
+	if rerr != nil {
+		return nil, os.NewSyscallError("recvmsg", rerr)
+	}
+	if n >= consoleNameMax || oobn != oobSpace {
+		return nil, fmt.Errorf("recvmsg: unexpected sizes (name %d bytes, control %d bytes)", n, oobn)
+	}
+	scms, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, fmt.Errorf("recvmsg: parse control message: %w", err)
+	}
+	var fds []int
+	defer func() {
+		for i, fd := range fds {
+			if i == 0 && err == nil {
+				continue // returned to the caller as the *os.File
+			}
+			_ = unix.Close(fd)
+		}
+	}()
+	var parseErr error
+	for i := range scms {
+		if scms[i].Header.Type != unix.SCM_RIGHTS {
+			continue
+		}
+		got, err := unix.ParseUnixRights(&scms[i])
+		if err != nil {
+			parseErr = err
+			continue
+		}
+		fds = append(fds, got...)
+	}
+	if parseErr != nil {
+		return nil, fmt.Errorf("recvmsg: parse descriptors: %w", parseErr)
+	}
+	if len(scms) != 1 || len(fds) != 1 {
+		return nil, fmt.Errorf("recvmsg: got %d messages with %d descriptors, want one with one", len(scms), len(fds))
+	}
+	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
 }
 
 func (t *tty) resize() {

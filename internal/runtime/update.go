@@ -75,7 +75,8 @@ func applyResources(to *cgroups.Resources, res *specs.LinuxResources) (ignored [
 		if m.CheckBeforeUpdate != nil {
 			to.MemoryCheckBeforeUpdate = *m.CheckBeforeUpdate
 		}
-		if m.Kernel != nil || m.KernelTCP != nil { //nolint:staticcheck // deprecated fields, still sent by old clients
+		//lint:ignore SA1019 deprecated fields, still sent by old clients: named as ignored, never applied
+		if m.Kernel != nil || m.KernelTCP != nil {
 			ignored = append(ignored, "memory.kernel")
 		}
 		if m.Swappiness != nil {

@@ -127,10 +127,6 @@ func siMakeSubmount(t *testing.T) {
 	})
 }
 
-// siCaps are baseSpec's capabilities as a /proc/<pid>/status mask:
-// CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
-const siCaps = 1<<5 | 1<<10 | 1<<29
-
 // siGuestOnly is an environment variable the guest gets and the VMM must not.
 const siGuestOnly = "SI_GUEST_ONLY=1"
 
@@ -425,7 +421,8 @@ func siCheckNamespaces(t *testing.T, r siRun) {
 }
 
 // siCheckCaps: none of these VMMs serves 9p shares, so none keeps any of
-// the container's capabilities (siCaps), root or not.
+// the container's capabilities (baseSpec's CAP_KILL, CAP_NET_BIND_SERVICE
+// and CAP_AUDIT_WRITE), root or not.
 func siCheckCaps(t *testing.T, rep siReport, uid uint32) {
 	t.Helper()
 	want := map[string]uint64{"CapBnd": 0, "CapEff": 0, "CapPrm": 0, "CapInh": 0, "CapAmb": 0}
