@@ -84,19 +84,8 @@ func Argv(p Plan, n *Network) ([]string, error) {
 // it execs the VMM of a plan on a network: none for a VMM that reads no
 // file.
 func ConfigFiles(p Plan, n *Network) ([]vmm.File, error) {
-	v, spec, err := finalSpec(p, n)
-	if err != nil {
-		return nil, err
-	}
-	cf, ok := v.(vmm.ConfigFiler)
-	if !ok {
-		return nil, nil
-	}
-	files, err := cf.ConfigFiles(spec)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", v.Name(), err)
-	}
-	return files, nil
+	l, err := newLaunch(p, n)
+	return l.files, err
 }
 
 // finalSpec completes the plan's VMM spec with what the guest asks for on
@@ -174,31 +163,134 @@ func args(p Plan, v vmm.VMM, spec vmm.Spec) ([]string, error) {
 // Exec replaces the current process with the VMM of the plan in dir. It
 // returns only on failure.
 func Exec(dir string) error {
-	p, err := ReadPlan(dir)
+	l, err := prepare(dir)
 	if err != nil {
 		return err
+	}
+	if err := l.writeFiles(); err != nil {
+		return err
+	}
+	trace.New(l.plan.TraceFile, l.plan.ID).Mark("vmm-exec")
+	if err := confine(l.plan); err != nil {
+		return err
+	}
+	if err := unix.Exec(l.argv[0], l.argv, os.Environ()); err != nil {
+		return fmt.Errorf("exec %s %q: %w", l.plan.VMM, l.argv[0], err)
+	}
+	return nil
+}
+
+// ArgvFile, in the plan's run folder (Spec.RunDir), records the VMM's
+// final argv and the config files written for it, so that the command
+// line actually run can be read from the host after start. 0600: the
+// guest's command line can carry its args and env, as vm.json does.
+const ArgvFile = "vmm-argv.json"
+
+// Record is ArgvFile's content.
+type Record struct {
+	VMM  vmm.Name `json:"vmm"`
+	Argv []string `json:"argv"`
+	// ConfigFiles are the VMM config files the launcher wrote (Firecracker's
+	// JSON), as the VMM sees them; argv names them.
+	ConfigFiles []string `json:"configFiles,omitempty"`
+}
+
+// launch is everything Exec needs, computed before anything is written.
+type launch struct {
+	plan  Plan
+	spec  vmm.Spec
+	argv  []string
+	files []vmm.File
+}
+
+// prepare reads the plan and network in dir and builds the VMM's argv and
+// config files from them.
+func prepare(dir string) (launch, error) {
+	p, err := ReadPlan(dir)
+	if err != nil {
+		return launch{}, err
 	}
 	n, err := ReadNetwork(dir)
 	if err != nil {
-		return err
+		return launch{}, err
 	}
+	return newLaunch(p, n)
+}
+
+// newLaunch builds the VMM's argv and config files for a plan and network.
+func newLaunch(p Plan, n *Network) (launch, error) {
 	v, spec, err := finalSpec(p, n)
 	if err != nil {
-		return err
+		return launch{}, err
 	}
 	argv, err := args(p, v, spec)
 	if err != nil {
-		return err
+		return launch{}, err
 	}
-	if err := writeConfigFiles(v, spec); err != nil {
-		return err
+	l := launch{plan: p, spec: spec, argv: argv}
+	if cf, ok := v.(vmm.ConfigFiler); ok {
+		if l.files, err = cf.ConfigFiles(spec); err != nil {
+			return launch{}, fmt.Errorf("%s: %w", p.VMM, err)
+		}
 	}
-	trace.New(p.TraceFile, p.ID).Mark("vmm-exec")
-	if err := confine(p); err != nil {
-		return err
+	return l, nil
+}
+
+// record is what ArgvFile gets for l.
+func (l launch) record() Record {
+	r := Record{VMM: l.plan.VMM, Argv: l.argv}
+	for _, f := range l.files {
+		r.ConfigFiles = append(r.ConfigFiles, f.Path)
 	}
-	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
-		return fmt.Errorf("exec %s %q: %w", p.VMM, argv[0], err)
+	return r
+}
+
+// Describe returns the Record that Exec writes for the plan and network in
+// dir: urunc start logs it (at debug level) before it releases the launcher,
+// from the same files and code, so the two cannot differ.
+func Describe(dir string) (Record, error) {
+	l, err := prepare(dir)
+	if err != nil {
+		return Record{}, err
+	}
+	return l.record(), nil
+}
+
+// writeFiles writes the files a VMM reads its configuration from into the
+// run folder, which the launcher owns, then ArgvFile.
+func (l launch) writeFiles() error {
+	for _, f := range l.files {
+		if err := os.WriteFile(f.Path, f.Data, f.Mode); err != nil {
+			return fmt.Errorf("%s: write %s: %w", l.plan.VMM, f.Path, err)
+		}
+	}
+	if l.spec.RunDir == "" {
+		return nil // a plan without a run folder: nowhere to leave the record
+	}
+	data, err := json.MarshalIndent(l.record(), "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", ArgvFile, err)
+	}
+	return writePrivate(filepath.Join(l.spec.RunDir, ArgvFile), append(data, '\n'))
+}
+
+// writePrivate writes a 0600 file through a temporary file and a rename,
+// so that a reader on the host never sees it half-written.
+func writePrivate(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*") // 0600
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
@@ -221,25 +313,6 @@ func confine(p Plan) error {
 	if err := sandbox.Apply(pol, p.Seccomp); err != nil {
 		return fmt.Errorf("%w: the VMM does not run unconfined; let the container's seccomp profile allow seccomp(2) "+
 			"or prctl(2), or set [%s] seccomp = \"off\" in urunc's config", err, p.VMM)
-	}
-	return nil
-}
-
-// writeConfigFiles writes the files a VMM reads its configuration from
-// (Firecracker's JSON) into the run folder, which the launcher owns.
-func writeConfigFiles(v vmm.VMM, spec vmm.Spec) error {
-	cf, ok := v.(vmm.ConfigFiler)
-	if !ok {
-		return nil
-	}
-	files, err := cf.ConfigFiles(spec)
-	if err != nil {
-		return fmt.Errorf("%s: %w", v.Name(), err)
-	}
-	for _, f := range files {
-		if err := os.WriteFile(f.Path, f.Data, f.Mode); err != nil {
-			return fmt.Errorf("%s: write %s: %w", v.Name(), f.Path, err)
-		}
 	}
 	return nil
 }

@@ -2,8 +2,11 @@ package launcher
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,8 +131,141 @@ func TestArgvLinuxCmdlineOrder(t *testing.T) {
 	}
 }
 
+// TestArgvFile: the launcher's record of the VMM's final argv is the argv
+// Argv computes for the plan and network in its folder, names the config
+// files it wrote, is 0600 even over an older, wider file, and is what
+// Describe (urunc start's debug log) reports.
+func TestArgvFile(t *testing.T) {
+	share, run := t.TempDir(), t.TempDir()
+	p := linuxPlan(vmm.Firecracker, vmm.FormatPVH)
+	p.Spec.RunDir = run
+	writeJSONFile(t, filepath.Join(share, PlanFile), p)
+	writeJSONFile(t, filepath.Join(share, NetworkFile), testNet)
+	stale := filepath.Join(run, ArgvFile)
+	if err := os.WriteFile(stale, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	l, err := prepare(share)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.writeFiles(); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.files) == 0 {
+		t.Fatal("firecracker plan: no config files, want its JSON")
+	}
+	rec := checkArgvFile(t, p, testNet, l.files)
+	desc, err := Describe(share)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(desc.Argv, rec.Argv) || !slices.Equal(desc.ConfigFiles, rec.ConfigFiles) || desc.VMM != rec.VMM {
+		t.Errorf("Describe = %+v, want the written record %+v", desc, rec)
+	}
+
+	t.Run("no run folder", func(t *testing.T) {
+		p := linuxPlan(vmm.QEMU, vmm.FormatBzImage)
+		p.Spec.RunDir = ""
+		l, err := newLaunch(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Chdir(t.TempDir())
+		if err := l.writeFiles(); err != nil {
+			t.Fatalf("writeFiles without RunDir: %v, want nothing written and no error", err)
+		}
+		if ents, _ := os.ReadDir("."); len(ents) > 0 {
+			t.Errorf("wrote %v without a run folder", ents)
+		}
+	})
+
+	t.Run("unwritable run folder", func(t *testing.T) {
+		p := linuxPlan(vmm.QEMU, vmm.FormatBzImage)
+		p.Spec.RunDir = filepath.Join(t.TempDir(), "missing")
+		l, err := newLaunch(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.writeFiles(); err == nil || !strings.Contains(err.Error(), ArgvFile) {
+			t.Errorf("writeFiles into a missing folder: %v, want an error naming %s", err, ArgvFile)
+		}
+	})
+}
+
+// checkArgvFile checks the ArgvFile the launcher wrote for plan p and
+// network n (0600, Argv's argv, the config files' paths) and that the run
+// folder holds nothing else than it and those files.
+func checkArgvFile(t *testing.T, p Plan, n *Network, files []vmm.File) Record {
+	t.Helper()
+	path := filepath.Join(p.Spec.RunDir, ArgvFile)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("%s not written: %v", ArgvFile, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %v, want a regular file, 0600", path, fi.Mode())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		t.Fatalf("%s: %v\n%s", path, err, data)
+	}
+	want, err := Argv(p, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.Argv, want) {
+		t.Errorf("%s argv:\n%q\nwant Argv's:\n%q", ArgvFile, rec.Argv, want)
+	}
+	if rec.VMM != p.VMM {
+		t.Errorf("%s vmm %q, want %q", ArgvFile, rec.VMM, p.VMM)
+	}
+	names := []string{ArgvFile}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+		names = append(names, filepath.Base(f.Path))
+	}
+	if !slices.Equal(rec.ConfigFiles, paths) {
+		t.Errorf("%s configFiles %q, want the files written %q", ArgvFile, rec.ConfigFiles, paths)
+	}
+	ents, err := os.ReadDir(p.Spec.RunDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		t.Errorf("run folder holds %q, want only %q (no temporary file left)", got, names)
+	}
+	return rec
+}
+
+func writeJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestWriteConfigFiles: the launcher writes exactly the files ConfigFiles
-// returns, with their modes, into the run folder (Firecracker's JSON).
+// returns, with their modes, into the run folder (Firecracker's JSON), and
+// the argv record naming them.
 func TestWriteConfigFiles(t *testing.T) {
 	p := linuxPlan(vmm.Firecracker, vmm.FormatPVH)
 	p.Spec.RunDir = t.TempDir()
@@ -137,12 +273,12 @@ func TestWriteConfigFiles(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("ConfigFiles: %d files, %v; want Firecracker's config", len(files), err)
 	}
-	v, spec, err := finalSpec(p, testNet)
+	l, err := newLaunch(p, testNet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeConfigFiles(v, spec); err != nil {
-		t.Fatalf("writeConfigFiles: %v", err)
+	if err := l.writeFiles(); err != nil {
+		t.Fatalf("writeFiles: %v", err)
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f.Path)
@@ -157,6 +293,7 @@ func TestWriteConfigFiles(t *testing.T) {
 			t.Errorf("%s: mode %04o, want %04o", f.Path, fi.Mode().Perm(), f.Mode.Perm())
 		}
 	}
+	checkArgvFile(t, p, testNet, files)
 }
 
 // TestInvalidPairRefused: a plan edited (or written by an older urunc) to

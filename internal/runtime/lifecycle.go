@@ -1,12 +1,17 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/urunc-dev/urunc/internal/launcher"
 )
 
 // Start runs the user process of a created container.
@@ -41,12 +46,35 @@ func (r *Runtime) exec(c *libcontainer.Container) error {
 			return fmt.Errorf("start container %q: %w", c.ID(), err)
 		}
 		tr.Mark("network-ready")
+		r.logVMMArgv(c.ID())
 	}
 	if err := c.Exec(); err != nil {
 		return fmt.Errorf("start container %q: %w", c.ID(), err)
 	}
 	tr.Mark("started")
 	return nil
+}
+
+// logVMMArgv logs, at debug level, the VMM argv the launcher is about to
+// run: launcher.Describe builds it from the plan and network files the
+// launcher reads, with the same code, so it needs no wait for the launcher's
+// own record (run/vmm-argv.json), which is the copy kept after start.
+func (r *Runtime) logVMMArgv(id string) {
+	if r.Log == nil || !r.Log.IsLevelEnabled(logrus.DebugLevel) {
+		return // no files read when nobody would see the line
+	}
+	log := r.Log.WithField("id", id)
+	rec, err := launcher.Describe(filepath.Join(r.vmDir(id), shareDir))
+	if err != nil {
+		log.WithError(err).Debug("VMM argv: cannot compute it (the launcher will fail the same way)")
+		return
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		log.WithError(err).Debug("VMM argv")
+		return
+	}
+	log.WithField("file", filepath.Join(r.vmDir(id), runDir, launcher.ArgvFile)).Debugf("VMM argv: %s", data)
 }
 
 // Kill sends sig to the container's init; for a unikernel that is the VMM.

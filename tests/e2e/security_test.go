@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urunc-dev/urunc/internal/launcher"
 	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
 )
 
@@ -42,6 +43,7 @@ func TestVMFolderIsPrivate(t *testing.T) {
 	vm = filepath.Join(r.root, ".urunc", "private-net")
 	wantMode(t, filepath.Join(vm, "share", "net.json"), 0o600, siUser)
 	wantMode(t, filepath.Join(vm, "share", "vm.json"), 0o600, siUser)
+	wantMode(t, filepath.Join(vm, "run", launcher.ArgvFile), 0o600, siUser) // the VMM's argv, written at start
 	r.ok("delete", "private-net")
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/urunc-dev/urunc/internal/launcher"
 	"github.com/urunc-dev/urunc/internal/network"
 	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
 )
@@ -256,7 +257,7 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 	b := c.bundle(t, e)
 	joinNetns(b, tn.ctr)
 	id := "si-" + c.name
-	out, _ := siCreateStart(t, r, b.write(), id)
+	out, _, startLog := siCreateStart(t, r, b.write(), id)
 	s := r.waitStatus(id, "stopped", 30*time.Second)
 	wantAccel := "kvm"
 	if c.vmm == "spt" {
@@ -266,6 +267,7 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 		t.Errorf("accel annotation %q, want %s", got, wantAccel)
 	}
 	run := siRun{bin: bin, tap: network.TapName(id), mac: siMAC(t, tn), tn: tn, rep: siDecode(t, out)}
+	siCheckArgvFile(t, r, id, startLog, b.spec, run.rep) // before delete removes the VM folder
 	r.ok("delete", id)
 	tn.assertNothingOfOurs("delete")
 	if left := processesOf(filepath.Dir(bin)); len(left) > 0 {
@@ -281,8 +283,9 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 }
 
 // siCreateStart runs create (stdio to files, as a detached VMM has) and
-// start, and returns the paths of the container's stdout and stderr.
-func siCreateStart(t *testing.T, r *runtime, dir, id string) (string, string) {
+// start (with --debug, JSON logs), and returns the paths of the container's
+// stdout and stderr, and start's log.
+func siCreateStart(t *testing.T, r *runtime, dir, id string) (string, string, string) {
 	t.Helper()
 	out, errOut := filepath.Join(t.TempDir(), "stdout"), filepath.Join(t.TempDir(), "stderr")
 	fo, err := os.Create(out)
@@ -302,16 +305,86 @@ func siCreateStart(t *testing.T, r *runtime, dir, id string) (string, string) {
 		t.Fatalf("create %s: %v: %s", id, err, b)
 	}
 	t.Cleanup(func() { r.urunc("delete", "--force", id) })
-	if res := r.urunc("start", id); res.code != 0 {
+	res := r.urunc("--debug", "--log-format", "json", "start", id)
+	if res.code != 0 {
 		b, _ := os.ReadFile(errOut)
 		t.Fatalf("start %s: exit %d: %s\ncontainer stderr:\n%s", id, res.code, res.stderr, b)
 	}
+	startLog := filepath.Join(t.TempDir(), "start.log")
+	writeFile(t, startLog, res.stderr)
 	t.Cleanup(func() {
 		if b, _ := os.ReadFile(errOut); t.Failed() && len(b) > 0 {
 			t.Logf("container stderr:\n%s", b)
 		}
 	})
-	return out, errOut
+	return out, errOut, startLog
+}
+
+// siCheckArgvFile: the launcher left the VMM's final argv in the VM
+// folder's run/ (0600, the VMM user's): the argv the stand-in was run with
+// and the config files it read; and urunc start logged the same record at
+// debug level.
+func siCheckArgvFile(t *testing.T, r *runtime, id, startLog string, spec *specs.Spec, rep siReport) {
+	t.Helper()
+	path := filepath.Join(r.root, ".urunc", id, "run", launcher.ArgvFile)
+	wantMode(t, path, 0o600, int(spec.Process.User.UID))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("VMM argv record: %v", err)
+		return
+	}
+	var rec launcher.Record
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		t.Errorf("%s: %v\n%s", path, err, data)
+		return
+	}
+	if !slices.Equal(rec.Argv, rep.Argv) {
+		t.Errorf("%s argv:\n%q\nwant the VMM's own:\n%q", path, rec.Argv, rep.Argv)
+	}
+	files := slices.Sorted(slices.Values(rec.ConfigFiles))
+	if want := siKeys(rep.ConfigFiles); !slices.Equal(files, want) {
+		t.Errorf("%s configFiles %q, want the ones the VMM read %q", path, files, want)
+	}
+	logged, err := siLoggedArgv(startLog)
+	if err != nil {
+		t.Errorf("start --debug log: %v", err)
+		return
+	}
+	if !slices.Equal(logged.Argv, rec.Argv) || !slices.Equal(logged.ConfigFiles, rec.ConfigFiles) || logged.VMM != rec.VMM {
+		t.Errorf("start logged %+v, want the launcher's record %+v", logged, rec)
+	}
+}
+
+// siLoggedArgv finds the "VMM argv" debug line in a JSON log of urunc start.
+func siLoggedArgv(path string) (launcher.Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return launcher.Record{}, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var entry struct{ Level, Msg, File string }
+		if json.Unmarshal([]byte(line), &entry) != nil {
+			continue
+		}
+		raw, ok := strings.CutPrefix(entry.Msg, "VMM argv: ")
+		if !ok {
+			continue
+		}
+		if entry.Level != "debug" {
+			return launcher.Record{}, fmt.Errorf("VMM argv logged at level %q, want debug", entry.Level)
+		}
+		if filepath.Base(entry.File) != launcher.ArgvFile {
+			return launcher.Record{}, fmt.Errorf("VMM argv line names file %q, want the record's path", entry.File)
+		}
+		var rec launcher.Record
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+			return launcher.Record{}, fmt.Errorf("VMM argv line %q: %w", entry.Msg, err)
+		}
+		return rec, nil
+	}
+	return launcher.Record{}, fmt.Errorf("no \"VMM argv\" line in:\n%s", data)
 }
 
 // siDecode reads the stand-in's report from the container's stdout.
@@ -695,7 +768,7 @@ func siRealLinux(hypervisor string) func(*testing.T, *env, string) {
 		r := e.runtime(t)
 		b := siLinuxBundle(hypervisor)(t, e)
 		id := "si-real-" + hypervisor
-		out, _ := siCreateStart(t, r, b.write(), id)
+		out, _, _ := siCreateStart(t, r, b.write(), id)
 		waitFor(t, out, "hello from guest", 90*time.Second)
 		r.ok("delete", "--force", id)
 	}
@@ -722,7 +795,7 @@ func siRealSolo5(hypervisor string) func(*testing.T, *env, string) {
 			"com.urunc.unikernel.binary":        "/unikernel",
 		}
 		id := "si-real-" + hypervisor
-		out, _ := siCreateStart(t, r, b.write(), id)
+		out, _, _ := siCreateStart(t, r, b.write(), id)
 		r.waitStatus(id, "stopped", 30*time.Second)
 		waitFor(t, out, "SUCCESS", time.Second)
 		r.ok("delete", id)
@@ -756,7 +829,7 @@ func TestStandinHVTFilterRefused(t *testing.T) {
 		Architectures: []specs.Arch{specs.ArchX86_64},
 		Syscalls:      []specs.LinuxSyscall{{Names: []string{"seccomp", "prctl"}, Action: specs.ActErrno}},
 	}
-	out, errOut := siCreateStart(t, r, b.write(), "hvt-nofilter")
+	out, errOut, _ := siCreateStart(t, r, b.write(), "hvt-nofilter")
 	r.waitStatus("hvt-nofilter", "stopped", 30*time.Second)
 	if got, _ := os.ReadFile(out); len(got) != 0 {
 		t.Errorf("the stand-in ran without urunc's filter; it printed %s", got)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/urunc-dev/urunc/internal/launcher"
 )
 
 // A foreground run prints the guest's console and exits with the app's status.
@@ -128,6 +130,12 @@ func TestLinuxGuestAPISocket(t *testing.T) {
 	sock := s.Annotations["com.urunc.vm.apiSocket"]
 	if sock != "/urunc/run/api.sock" {
 		t.Fatalf("state annotation com.urunc.vm.apiSocket = %q, want /urunc/run/api.sock", sock)
+	}
+	// The launcher's record of QEMU's argv, in the VM folder's run/, names it.
+	argvFile := filepath.Join(r.root, ".urunc", id, "run", launcher.ArgvFile)
+	wantMode(t, argvFile, 0o600, 0)
+	if b, err := os.ReadFile(argvFile); err != nil || !strings.Contains(string(b), sock) {
+		t.Errorf("%s: %v, want a record naming the QMP socket %s:\n%s", argvFile, err, sock, b)
 	}
 	conn, err := net.DialTimeout("unix", fmt.Sprintf("/proc/%d/root%s", s.Pid, sock), 5*time.Second)
 	if err != nil {
