@@ -12,6 +12,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/pack"
 	"github.com/urunc-dev/urunc/internal/testutil/images"
+	"github.com/urunc-dev/urunc/tests/e2e/harness"
 )
 
 const (
@@ -21,14 +22,14 @@ const (
 	sleepRef     = "urunc.local/hello-sleep:bench" // prints its line, sleeps 600 s
 )
 
-// ctrd is a private containerd started by scripts/containerd.sh, stopped
-// and removed by the bench's cleanup.
+// ctrd is a private containerd (the e2e tests' harness.Containerd),
+// stopped and removed by the bench's cleanup.
 type ctrd struct {
 	b    *bench
+	c    *harness.Containerd
 	dir  string
 	sock string
 	ns   string
-	env  []string
 	conf string // urunc's config, read by every urunc the shims start
 
 	limitMu sync.Mutex
@@ -53,11 +54,11 @@ func (b *bench) containerd() (*ctrd, error) {
 	writeFile(conf, b.baseConfig(), 0o644)
 	dir := filepath.Join(b.work, "c") // short: the socket path must fit 108 bytes
 	d = &ctrd{b: b, dir: dir, conf: conf, probes: map[string]string{}, sock: filepath.Join(dir, "containerd.sock"), ns: "ub" + strconv.Itoa(os.Getpid()),
-		env: []string{"TOOLS=" + b.o.tools, "URUNC_BIN=" + b.o.bin, "URUNC_CONFIG=" + conf,
-			"CONTAINERD_CRI=0", "CONTAINERD_LOG_LEVEL=info"}}
+		c: &harness.Containerd{Dir: dir, Tools: b.o.tools, Bin: b.o.bin, DisableCRI: true, LogLevel: "info", Logf: b.logf,
+			Env: []string{"URUNC_BIN=" + b.o.bin, "URUNC_CONFIG=" + conf}}}
 	b.defer_("stop containerd", d.stop)
-	if o := d.script("start"); !o.ok() {
-		return nil, fmt.Errorf("start containerd: %s", o)
+	if err := d.c.Start(); err != nil {
+		return nil, fmt.Errorf("start containerd: %w", err)
 	}
 	if err := d.importImages(); err != nil {
 		return nil, err
@@ -68,15 +69,13 @@ func (b *bench) containerd() (*ctrd, error) {
 	return d, nil
 }
 
-func (d *ctrd) script(verb string) out {
-	return execCmd(cleanCtx(), 2*time.Minute, d.env, filepath.Join(d.b.o.repo, "scripts", "containerd.sh"), verb, d.dir)
-}
-
 func (d *ctrd) stop() {
-	if o := d.script("stop"); !o.ok() {
-		d.b.logf("stop containerd: %s", o)
+	if r, err := d.c.Stop(); err != nil {
+		d.b.logf("stop containerd: %v\n%s", err, r)
+	} else if len(r.Shims) > 0 {
+		d.b.logf("stop containerd: shims outlived containerd:\n%s", r)
 	}
-	// containerd.sh removes the runtime's namespace folder only when empty;
+	// The harness removes the runtime's namespace folder only when empty;
 	// urunc leaves an empty .urunc in it.
 	state := filepath.Join("/run/containerd/runc", d.ns)
 	os.Remove(filepath.Join(state, ".urunc"))

@@ -40,7 +40,7 @@ type opts struct {
 
 func parseFlags() opts {
 	var o opts
-	flag.StringVar(&o.repo, "repo", ".", "repository root (scripts/containerd.sh)")
+	flag.StringVar(&o.repo, "repo", ".", "repository root (default bin/ and results/)")
 	flag.StringVar(&o.bin, "bin", "", "folder with urunc, urunit, hello, httpd, urunc-pack and the shim (default REPO/bin)")
 	flag.StringVar(&o.kernel, "kernel", "/var/cache/urunc/kernel/vmlinuz", "Debian cloud kernel (vmlinux and modules/ beside it)")
 	flag.StringVar(&o.tools, "tools", "/var/cache/urunc/tools", "pinned containerd, ctr, runc")

@@ -1,13 +1,11 @@
 package e2e
 
-// The containerd driver: a private containerd per test (scripts/containerd.sh),
+// The containerd driver: a private containerd per test (harness.Containerd),
 // ctr and nerdctl pointed at it, and a busybox image built locally, without a
 // registry. The pinned tools come from scripts/install-tools.sh.
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/pack"
 	"github.com/urunc-dev/urunc/internal/testutil/images"
+	"github.com/urunc-dev/urunc/tests/e2e/harness"
 )
 
 const (
@@ -31,7 +30,7 @@ var ctrdTools = []string{"containerd", "ctr", "containerd-shim-runc-v2", "nerdct
 // ctrdDaemon is one private containerd, stopped and removed when the test ends.
 type ctrdDaemon struct {
 	t     *testing.T
-	repo  string // repository root, for the scripts
+	c     *harness.Containerd
 	tools string // pinned containerd, ctr, nerdctl, runc
 	bin   string // URUNC_BIN: urunc and containerd-shim-urunc-v2 (may be empty)
 	dir   string // everything of this daemon lives here
@@ -49,7 +48,7 @@ func ctrdStart(t *testing.T) *ctrdDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &ctrdDaemon{t: t, repo: repo, tools: os.Getenv("URUNC_TOOLS"), bin: os.Getenv("URUNC_BIN")}
+	d := &ctrdDaemon{t: t, tools: os.Getenv("URUNC_TOOLS"), bin: os.Getenv("URUNC_BIN")}
 	if d.tools == "" {
 		d.tools = "/var/cache/urunc/tools"
 	}
@@ -64,31 +63,27 @@ func ctrdStart(t *testing.T) *ctrdDaemon {
 	}
 	d.sock = filepath.Join(d.dir, "containerd.sock")
 	d.ns = filepath.Base(d.dir)
-	t.Cleanup(d.stop)
-	if out, err := d.script("start"); err != nil {
-		t.Fatalf("start containerd: %v\n%s", err, out)
+	// Unset URUNC_BIN: bin/ of the repository, as for `make`.
+	bin := d.bin
+	if bin == "" {
+		bin = filepath.Join(repo, "bin")
 	}
-	return d
-}
-
-// script runs scripts/containerd.sh verb on the daemon's folder.
-func (d *ctrdDaemon) script(verb string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), ctrdCmdTimeout)
-	defer cancel()
-	c := exec.CommandContext(ctx, filepath.Join(d.repo, "scripts", "containerd.sh"), verb, d.dir)
-	c.Env = append(os.Environ(), "TOOLS="+d.tools)
+	d.c = &harness.Containerd{Dir: d.dir, Tools: d.tools, Bin: bin, Logf: t.Logf}
 	if d.bin != "" {
 		// urunc, started by the shim, reads this config: urunit from the build.
-		// Beside DIR, not in it: containerd.sh only takes an empty DIR.
+		// Beside the folder, not in it: the harness only takes an empty one.
 		conf := d.dir + "-urunc.toml"
-		d.t.Cleanup(func() { os.Remove(conf) })
+		t.Cleanup(func() { os.Remove(conf) })
 		if err := os.WriteFile(conf, []byte("[linux]\nurunit = \""+filepath.Join(d.bin, "urunit")+"\"\n"), 0o644); err != nil {
-			return "", err
+			t.Fatal(err)
 		}
-		c.Env = append(c.Env, "URUNC_BIN="+d.bin, "URUNC_CONFIG="+conf)
+		d.c.Env = []string{"URUNC_BIN=" + d.bin, "URUNC_CONFIG=" + conf}
 	}
-	out, err := c.CombinedOutput()
-	return string(out), err
+	t.Cleanup(d.stop)
+	if err := d.c.Start(); err != nil {
+		t.Fatalf("start containerd: %v", err)
+	}
+	return d
 }
 
 // stop reports tasks the test left behind, then stops containerd and
@@ -102,12 +97,12 @@ func (d *ctrdDaemon) stop() {
 	if t.Failed() {
 		d.logTail(60)
 	}
-	out, err = d.script("stop")
+	r, err := d.c.Stop()
 	if err != nil {
-		t.Errorf("stop containerd: %v\n%s", err, out)
+		t.Errorf("stop containerd: %v\n%s", err, r)
 	}
-	if strings.Contains(out, "leftover shim") {
-		t.Errorf("shims outlived containerd:\n%s", out)
+	if len(r.Shims) > 0 {
+		t.Errorf("shims outlived containerd:\n%s", r)
 	}
 }
 

@@ -144,8 +144,8 @@ func (d *ctrdDaemon) restart(t *testing.T) {
 	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if out, err := d.script("start"); err != nil {
-		t.Fatalf("restart containerd: %v\n%s", err, out)
+	if err := d.c.Start(); err != nil {
+		t.Fatalf("restart containerd: %v", err)
 	}
 }
 

@@ -1,7 +1,7 @@
 package e2e
 
 // The CRI driver: crictl and critest (scripts/install-tools.sh) against a
-// private containerd's CRI plugin (scripts/containerd.sh), with the runtime
+// private containerd's CRI plugin (harness.Containerd), with the runtime
 // handler "urunc" that config registers. Images are built locally and
 // imported into CRI's namespace; nothing is pulled.
 
@@ -23,8 +23,8 @@ import (
 
 const (
 	criNamespace    = "k8s.io"                 // the CRI plugin's containerd namespace
-	criHandler      = "urunc"                  // the runtime handler in scripts/containerd.sh
-	criPauseImage   = "urunc.local/pause:test" // the sandbox image scripts/containerd.sh configures
+	criHandler      = "urunc"                  // the runtime handler harness.Containerd configures
+	criPauseImage   = "urunc.local/pause:test" // harness.DefaultSandboxImage, configured as the sandbox
 	criHttpdImage   = "urunc.local/httpd:test"
 	criBusyboxImage = "registry.k8s.io/e2e-test-images/busybox:1.29-2" // critest's default test image
 	criBootTimeout  = 90 * time.Second
@@ -452,7 +452,7 @@ func (p *criPod) logNetwork(t *testing.T, ns, ip, when string) {
 }
 
 // Pod annotations are passed to every container of the pod, the sandbox
-// included (scripts/containerd.sh sets pod_annotations); urunc runs the
+// included (harness.Containerd sets pod_annotations); urunc runs the
 // sandbox as a plain container all the same.
 func TestCRIPodAnnotationsReachSandbox(t *testing.T) {
 	d := criUnikernel(t)

@@ -1,13 +1,12 @@
 package e2e
 
 // The docker driver: a private dockerd (Debian's docker.io 20.10, started
-// by scripts/dockerd.sh with its own containerd) with urunc registered as
+// by harness.Dockerd with its own containerd) with urunc registered as
 // the runtime "urunc" through a wrapper that records every call. Docker
 // passes no image annotations: urunc finds the unikernel metadata in the
 // image's /urunc.json. Containers run with --network none (no bridge).
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/urunc-dev/urunc/internal/pack"
 	"github.com/urunc-dev/urunc/internal/testutil/images"
+	"github.com/urunc-dev/urunc/tests/e2e/harness"
 )
 
 // pdConsoleHint explains the known cause when a unikernel's output is
@@ -27,21 +27,12 @@ const pdConsoleHint = " (Docker's init layer leaves an empty regular file at /de
 // pdDockerd is one private dockerd, stopped and removed when the test ends.
 type pdDockerd struct {
 	t      *testing.T
-	repo   string // repository root, for the script
+	dd     *harness.Dockerd
 	dir    string // everything of this daemon lives here
 	client string // docker client binary
 	env    []string
 	argv   string // the wrapper's record of urunc's arguments
 	logged bool   // argv already shown
-}
-
-// pdDockerClient prefers the client of Debian's docker.io, beside its dockerd.
-func pdDockerClient() string {
-	if _, err := os.Stat("/usr/bin/docker"); err == nil {
-		return "/usr/bin/docker"
-	}
-	p, _ := exec.LookPath("docker")
-	return p
 }
 
 // pdStartDockerd starts a private dockerd, or skips the test saying what
@@ -51,41 +42,28 @@ func pdStartDockerd(t *testing.T, e *env) *pdDockerd {
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		t.Skipf("dockerd not installed: %s", pdInstallHint)
 	}
-	client := pdDockerClient()
+	client := harness.DockerClient()
 	if client == "" {
 		t.Skipf("docker client not installed: %s", pdInstallHint)
-	}
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
 	}
 	// A short folder: containerd's sockets live under it.
 	dir, err := os.MkdirTemp("/tmp", "pddk")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &pdDockerd{t: t, repo: repo, dir: dir, client: client}
-	// The wrapper lives beside DIR: dockerd.sh only takes an empty DIR.
+	d := &pdDockerd{t: t, dir: dir, client: client}
+	// The wrapper lives beside the folder: the harness only takes an empty one.
 	rt := dir + "-rt"
 	t.Cleanup(func() { os.RemoveAll(rt) })
 	_, d.argv = pdWrapper(t, rt, filepath.Join(e.bin, "urunc"))
-	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(dir, "docker.sock"),
-		"DOCKER_CONFIG="+filepath.Join(dir, "client"))
+	d.dd = &harness.Dockerd{Dir: dir, Bin: rt, URUNCConfig: e.config, Client: client, Logf: t.Logf,
+		Env: []string{"URUNC_BIN=" + rt, "URUNC_CONFIG=" + e.config}}
+	d.env = append(os.Environ(), d.dd.ClientEnv()...)
 	t.Cleanup(d.stop)
-	if out, err := d.script("start", "URUNC_BIN="+rt, "URUNC_CONFIG="+e.config); err != nil {
-		t.Fatalf("start dockerd: %v\n%s", err, out)
+	if err := d.dd.Start(); err != nil {
+		t.Fatalf("start dockerd: %v", err)
 	}
 	return d
-}
-
-// script runs scripts/dockerd.sh verb on the daemon's folder.
-func (d *pdDockerd) script(verb string, env ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), pdCmdTimeout)
-	defer cancel()
-	c := exec.CommandContext(ctx, filepath.Join(d.repo, "scripts", "dockerd.sh"), verb, d.dir)
-	c.Env = append(os.Environ(), env...)
-	out, err := c.CombinedOutput()
-	return string(out), err
 }
 
 // stop shows the daemon's log on failure, then stops it and removes its
@@ -102,10 +80,10 @@ func (d *pdDockerd) stop() {
 			t.Logf("dockerd.log (last %d lines):\n%s", len(lines), strings.Join(lines, "\n"))
 		}
 	}
-	if out, err := d.script("stop"); err != nil {
-		t.Errorf("stop dockerd: %v\n%s", err, out)
-	} else if strings.Contains(out, "leftover") {
-		t.Errorf("dockerd.sh stop found leftovers:\n%s", out)
+	if r, err := d.dd.Stop(); err != nil {
+		t.Errorf("stop dockerd: %v\n%s", err, r)
+	} else if len(r.Leftovers)+len(r.ContainerProcs) > 0 {
+		t.Errorf("stopping dockerd found leftovers:\n%s", r)
 	}
 }
 

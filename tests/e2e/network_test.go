@@ -183,7 +183,7 @@ func (tn *testNet) getFrom(t *testing.T, ns string, src net.IP, addr string) str
 
 // testTargets are the only networks tests send traffic to: the namespaces
 // of newTestNet (IPv4, and the IPv6 ULA prefix addIPv6 gives them) and the
-// bridge networks scripts/containerd.sh creates for the test's containerd
+// bridge networks harness.Containerd creates for the test's containerd
 // (10.4.0.0/16 per its config).
 var testTargets = []string{"10.213.0.0/16", testPrefix6, "10.4.0.0/16", "127.0.0.0/8", "::1/128"}
 
