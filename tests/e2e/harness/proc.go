@@ -194,18 +194,25 @@ func waitGone(pid int, timeout time.Duration) bool {
 	return true
 }
 
-// command runs name with a time limit and returns its combined output.
+// command runs name with a time limit and returns its standard output.
+// Standard error (ctr's deprecation warnings, say) is not part of it: it
+// only goes into the error when the command fails.
 func command(timeout time.Duration, env []string, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c := exec.CommandContext(ctx, name, args...)
 	c.Env = env
 	c.WaitDelay = 5 * time.Second
-	out, err := c.CombinedOutput()
-	if ctx.Err() != nil {
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	err := c.Run()
+	switch {
+	case ctx.Err() != nil:
 		err = fmt.Errorf("%s %v: timed out after %v", filepath.Base(name), args, timeout)
+	case err != nil:
+		err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return string(out), err
+	return stdout.String(), err
 }
 
 // withPath is the caller's environment plus extra, with prefix put first
