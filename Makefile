@@ -9,7 +9,7 @@ PREFIX   ?= /usr/local
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 # seccomp: libcontainer's container profiles and urunc's own solo5-hvt
-# filter (internal/sandbox) need libseccomp; tests and vet see the same code.
+# filter (internal/vmmseccomp) need libseccomp; tests and vet see the same code.
 TAGS     := seccomp
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c

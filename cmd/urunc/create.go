@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/lifecycle"
 )
 
 var createFlags = []cli.Flag{
@@ -35,12 +35,12 @@ func create(c *cli.Context, run bool) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	return rt.Create(runtime.CreateOpts{
+	return rt.Create(lifecycle.CreateOpts{
 		ID:           c.Args().First(),
 		Bundle:       absPath(c.String("bundle")),
 		NoPivot:      c.Bool("no-pivot"),
 		NoNewKeyring: c.Bool("no-new-keyring"),
-		IO: runtime.IOOpts{
+		IO: lifecycle.IOOpts{
 			ConsoleSocket: c.String("console-socket"),
 			PidFile:       absPath(c.String("pid-file")),
 			PreserveFDs:   c.Int("preserve-fds"),

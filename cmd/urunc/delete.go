@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/lifecycle"
 )
 
 var deleteCommand = &cli.Command{
@@ -14,7 +14,7 @@ var deleteCommand = &cli.Command{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it runs"},
 	},
 	Action: func(c *cli.Context) error {
-		return withContainer(c, func(rt *runtime.Runtime, id string) error {
+		return withContainer(c, func(rt *lifecycle.Runtime, id string) error {
 			return rt.Delete(id, c.Bool("force"))
 		})
 	},

@@ -11,7 +11,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/lifecycle"
 )
 
 var execCommand = &cli.Command{
@@ -42,7 +42,7 @@ var execCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		status, err := rt.Exec(id, proc, runtime.IOOpts{
+		status, err := rt.Exec(id, proc, lifecycle.IOOpts{
 			ConsoleSocket: c.String("console-socket"),
 			PidFile:       absPath(c.String("pid-file")),
 			PreserveFDs:   c.Int("preserve-fds"),
@@ -60,7 +60,7 @@ var execCommand = &cli.Command{
 
 // execProcess reads --process, or builds the process from the arguments
 // on top of the container's own process settings.
-func execProcess(c *cli.Context, rt *runtime.Runtime, id string) (*specs.Process, error) {
+func execProcess(c *cli.Context, rt *lifecycle.Runtime, id string) (*specs.Process, error) {
 	if path := c.String("process"); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {

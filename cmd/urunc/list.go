@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/lifecycle"
 )
 
 var formatFlag = &cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"}
@@ -37,7 +37,7 @@ var listCommand = &cli.Command{
 			return nil
 		case c.String("format") == "json":
 			if states == nil {
-				states = []runtime.State{}
+				states = []lifecycle.State{}
 			}
 			return printJSON(states)
 		case c.String("format") == "table":
@@ -47,7 +47,7 @@ var listCommand = &cli.Command{
 	},
 }
 
-func printTable(states []runtime.State) error {
+func printTable(states []lifecycle.State) error {
 	w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 	fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
 	for _, s := range states {

@@ -12,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/urunc-dev/urunc/internal/config"
-	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/lifecycle"
 	"github.com/urunc-dev/urunc/internal/trace"
 )
 
@@ -114,12 +114,12 @@ func loadConfigWarn(path string, helper bool, log logrus.FieldLogger) (*config.C
 }
 
 // newRuntime builds the runtime from the global flags.
-func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
+func newRuntime(c *cli.Context) (*lifecycle.Runtime, error) {
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.Runtime{
+	return &lifecycle.Runtime{
 		Root:          c.String("root"),
 		SystemdCgroup: c.Bool("systemd-cgroup"),
 		Config:        cfg,
@@ -153,7 +153,7 @@ func checkArgs(c *cli.Context, min, max int) error {
 }
 
 // withContainer runs f for the one container id a verb takes.
-func withContainer(c *cli.Context, f func(rt *runtime.Runtime, id string) error) error {
+func withContainer(c *cli.Context, f func(rt *lifecycle.Runtime, id string) error) error {
 	if err := checkArgs(c, 1, 1); err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/lifecycle"
 )
 
 var pauseCommand = &cli.Command{
@@ -11,7 +11,7 @@ var pauseCommand = &cli.Command{
 	Usage:     "freeze all processes of a container (the VMM too)",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		return withContainer(c, (*runtime.Runtime).Pause)
+		return withContainer(c, (*lifecycle.Runtime).Pause)
 	},
 }
 
@@ -20,6 +20,6 @@ var resumeCommand = &cli.Command{
 	Usage:     "thaw a paused container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		return withContainer(c, (*runtime.Runtime).Resume)
+		return withContainer(c, (*lifecycle.Runtime).Resume)
 	},
 }

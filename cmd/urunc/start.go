@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/lifecycle"
 )
 
 var startCommand = &cli.Command{
@@ -11,6 +11,6 @@ var startCommand = &cli.Command{
 	Usage:     "start the process of a created container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		return withContainer(c, (*runtime.Runtime).Start)
+		return withContainer(c, (*lifecycle.Runtime).Start)
 	},
 }

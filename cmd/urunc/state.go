@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/runtime"
+	"github.com/urunc-dev/urunc/internal/lifecycle"
 )
 
 var stateCommand = &cli.Command{
@@ -14,7 +14,7 @@ var stateCommand = &cli.Command{
 	Usage:     "print the state of a container as JSON",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		return withContainer(c, func(rt *runtime.Runtime, id string) error {
+		return withContainer(c, func(rt *lifecycle.Runtime, id string) error {
 			st, err := rt.State(id)
 			if err != nil {
 				return err

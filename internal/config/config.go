@@ -20,7 +20,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/urunc-dev/urunc/internal/sandbox"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -82,8 +82,8 @@ type VMMSettings struct {
 	Sandbox bool
 	// Seccomp is the filter urunc installs for a VMM with none of its own:
 	// enforce, log (allow, but have the kernel log what the policy would
-	// deny) or off; a key only of the VMMs sandbox.For has a policy for.
-	Seccomp sandbox.Mode
+	// deny) or off; a key only of the VMMs vmmseccomp.For has a policy for.
+	Seccomp vmmseccomp.Mode
 }
 
 // Linux configures Linux guests.
@@ -159,7 +159,7 @@ func Default() *Config {
 		d, _ := vmm.Describe(n) // n is registered
 		s := &VMMSettings{Binary: d.DefaultBinary, MemoryOverheadMiB: d.MemoryOverheadMiB, Sandbox: d.OwnSandbox}
 		if confined(n) {
-			s.Seccomp = sandbox.Enforce
+			s.Seccomp = vmmseccomp.Enforce
 		}
 		c.VMMs[n] = s
 	}
@@ -169,7 +169,7 @@ func Default() *Config {
 // confined reports whether urunc installs a seccomp filter for VMM n, which
 // makes [<n>] seccomp a key.
 func confined(n vmm.Name) bool {
-	_, ok := sandbox.For(string(n))
+	_, ok := vmmseccomp.For(string(n))
 	return ok
 }
 
@@ -411,7 +411,7 @@ func (c *Config) Validate() error {
 			return c.invalid(string(n)+".memory_overhead_mib", "%d is above %d", s.MemoryOverheadMiB, uint64(maxMiB))
 		}
 		if confined(n) {
-			if _, err := sandbox.ParseMode(string(s.Seccomp)); err != nil {
+			if _, err := vmmseccomp.ParseMode(string(s.Seccomp)); err != nil {
 				return c.invalid(string(n)+".seccomp", "%v", err)
 			}
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/sandbox"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -81,7 +81,7 @@ initrd_max_bytes = 536870912
 	want.VMMs[vmm.QEMU].Sandbox = false
 	want.VMMs[vmm.Firecracker].Binary = "/opt/fc/firecracker"
 	want.VMMs[vmm.Firecracker].MemoryOverheadMiB = 48
-	want.VMMs[vmm.HVT].Seccomp = sandbox.Log
+	want.VMMs[vmm.HVT].Seccomp = vmmseccomp.Log
 	want.Linux.KernelArgs = "loglevel=7"
 	want.Linux.Urunit = "/opt/urunc/urunit"
 	want.Host.KVMDevice = "/run/test/kvm"
@@ -190,10 +190,10 @@ func TestDefaultsFromDescriptors(t *testing.T) {
 			t.Errorf("no [%s] section", n)
 			continue
 		}
-		_, confined := sandbox.For(string(n))
+		_, confined := vmmseccomp.For(string(n))
 		want := VMMSettings{Binary: d.DefaultBinary, MemoryOverheadMiB: d.MemoryOverheadMiB, Sandbox: d.OwnSandbox}
 		if confined {
-			want.Seccomp = sandbox.Enforce
+			want.Seccomp = vmmseccomp.Enforce
 		}
 		if *s != want {
 			t.Errorf("[%s] = %+v, want %+v", n, *s, want)
@@ -252,7 +252,7 @@ func TestLoadAliases(t *testing.T) {
 		{"[binaries]\ncloud-hypervisor = \"/opt/ch\"\n", "[binaries] cloud-hypervisor", "[cloud-hypervisor] binary",
 			func(c *Config) bool { return c.VMMBinary(vmm.CloudHypervisor) == "/opt/ch" }},
 		{"[solo5]\nhvt_seccomp = \"off\"\n", "[solo5] hvt_seccomp", "[hvt] seccomp",
-			func(c *Config) bool { return c.VMMSeccomp(vmm.HVT) == sandbox.Off }},
+			func(c *Config) bool { return c.VMMSeccomp(vmm.HVT) == vmmseccomp.Off }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.old, func(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urunc-dev/urunc/internal/sandbox"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -120,8 +120,8 @@ func (c *Config) VMMSandbox(n vmm.Name) bool {
 }
 
 // VMMSeccomp is the mode of the seccomp filter urunc installs for VMM n
-// ([<n>] seccomp); "" for a VMM urunc installs none for (sandbox.For).
-func (c *Config) VMMSeccomp(n vmm.Name) sandbox.Mode {
+// ([<n>] seccomp); "" for a VMM urunc installs none for (vmmseccomp.For).
+func (c *Config) VMMSeccomp(n vmm.Name) vmmseccomp.Mode {
 	if s := c.VMMs[n]; s != nil && confined(n) {
 		return s.Seccomp
 	}

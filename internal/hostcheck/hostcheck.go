@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/urunc-dev/urunc/internal/config"
-	"github.com/urunc-dev/urunc/internal/sandbox"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -86,7 +86,7 @@ func Run(cfg *config.Config, h Host) []Result {
 		}
 	}
 	for _, v := range vmms {
-		if _, ok := sandbox.For(string(v.Name())); ok {
+		if _, ok := vmmseccomp.For(string(v.Name())); ok {
 			rs = append(rs, checkSeccomp(h, cfg, v))
 		}
 	}
@@ -308,9 +308,9 @@ func checkSeccomp(h Host, cfg *config.Config, v vmm.VMM) Result {
 	n := v.Name()
 	key := cfg.VMMKey(n, "seccomp")
 	mode := cfg.VMMSeccomp(n)
-	r := Result{Item: string(n) + " seccomp", Needed: mode != sandbox.Off && needed(v)}
+	r := Result{Item: string(n) + " seccomp", Needed: mode != vmmseccomp.Off && needed(v)}
 	switch {
-	case mode == sandbox.Off:
+	case mode == vmmseccomp.Off:
 		r.Status, r.Detail = Warn, fmt.Sprintf("off (%s = \"off\"): %s runs under the container's profile only", key, n)
 		r.Fix = fmt.Sprintf("set %s = \"enforce\" in %s", key, cfg.Path)
 	case !h.KernelSeccomp():
@@ -319,7 +319,7 @@ func checkSeccomp(h Host, cfg *config.Config, v vmm.VMM) Result {
 	case !h.SeccompBuilt():
 		r.Status, r.Detail = Missing, fmt.Sprintf("this urunc was built without seccomp support: %s containers fail at create", n)
 		r.Fix = fmt.Sprintf("rebuild with 'make' (-tags seccomp, libseccomp-dev), or set %s = \"off\" in %s", key, cfg.Path)
-	case mode == sandbox.Log:
+	case mode == vmmseccomp.Log:
 		r.Status, r.Detail = Warn, fmt.Sprintf("log: what the %s policy would deny is allowed and logged by the kernel", n)
 		r.Fix = fmt.Sprintf("set %s = \"enforce\" in %s once the log shows nothing denied", key, cfg.Path)
 	default:

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/urunc-dev/urunc/internal/config"
-	"github.com/urunc-dev/urunc/internal/sandbox"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -139,9 +139,9 @@ func TestRun(t *testing.T) {
 		{"hvt seccomp without kernel support", func(f *fakeHost, c *config.Config) {
 			f.seccomp, c.VMMs[vmm.QEMU].Sandbox = false, false
 		}, "hvt seccomp", Missing, `set [hvt] seccomp = "off"`, true},
-		{"hvt seccomp in log mode", func(_ *fakeHost, c *config.Config) { c.VMMs[vmm.HVT].Seccomp = sandbox.Log },
+		{"hvt seccomp in log mode", func(_ *fakeHost, c *config.Config) { c.VMMs[vmm.HVT].Seccomp = vmmseccomp.Log },
 			"hvt seccomp", Warn, `set [hvt] seccomp = "enforce"`, true},
-		{"hvt seccomp off", func(_ *fakeHost, c *config.Config) { c.VMMs[vmm.HVT].Seccomp = sandbox.Off },
+		{"hvt seccomp off", func(_ *fakeHost, c *config.Config) { c.VMMs[vmm.HVT].Seccomp = vmmseccomp.Off },
 			"hvt seccomp", Warn, `set [hvt] seccomp = "enforce"`, true},
 	}
 	for _, c := range cases {

@@ -18,7 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/sandbox"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
 
@@ -44,7 +44,7 @@ func HostProbes() Host {
 		Static:        staticELF,
 		OwnSandbox:    acceptsSandbox,
 		KernelSeccomp: kernelSeccomp,
-		SeccompBuilt:  sandbox.Available,
+		SeccompBuilt:  vmmseccomp.Available,
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/sandbox"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/trace"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
@@ -37,8 +37,8 @@ type Plan struct {
 	// that it cannot detach or reconfigure the root disk it is given.
 	LoopGuard bool `json:"loopGuard,omitempty"`
 	// Seccomp is the mode of the filter the launcher installs before it
-	// execs a VMM that has none of its own (sandbox.For); "" for none.
-	Seccomp sandbox.Mode `json:"seccomp,omitempty"`
+	// execs a VMM that has none of its own (vmmseccomp.For); "" for none.
+	Seccomp vmmseccomp.Mode `json:"seccomp,omitempty"`
 	// TraceFile, when set, receives the launcher's phase record; ID tags it.
 	TraceFile string `json:"traceFile,omitempty"`
 	ID        string `json:"id,omitempty"`
@@ -299,18 +299,18 @@ func writePrivate(path string, data []byte) error {
 // the exec, since the filter binds the launcher too.
 func confine(p Plan) error {
 	if p.LoopGuard {
-		if err := sandbox.ApplyLoopGuard(); err != nil {
+		if err := vmmseccomp.ApplyLoopGuard(); err != nil {
 			return fmt.Errorf("%w: the VMM does not get the root disk unguarded", err)
 		}
 	}
-	if p.Seccomp == "" || p.Seccomp == sandbox.Off {
+	if p.Seccomp == "" || p.Seccomp == vmmseccomp.Off {
 		return nil
 	}
-	pol, ok := sandbox.For(string(p.VMM))
+	pol, ok := vmmseccomp.For(string(p.VMM))
 	if !ok {
 		return fmt.Errorf("%s: no seccomp policy for this VMM (plan asks for %q)", p.VMM, p.Seccomp)
 	}
-	if err := sandbox.Apply(pol, p.Seccomp); err != nil {
+	if err := vmmseccomp.Apply(pol, p.Seccomp); err != nil {
 		return fmt.Errorf("%w: the VMM does not run unconfined; let the container's seccomp profile allow seccomp(2) "+
 			"or prctl(2), or set [%s] seccomp = \"off\" in urunc's config", err, p.VMM)
 	}

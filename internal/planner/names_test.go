@@ -14,7 +14,7 @@ import (
 // registryUsers are the packages that must learn about VMMs and guest
 // types from the registries (descriptors, needs) and never by name, so
 // that adding a VMM or a guest touches its own file and a table line.
-var registryUsers = []string{"../runtime", "../config", "../hostcheck", "../launcher", "."}
+var registryUsers = []string{"../lifecycle", "../config", "../hostcheck", "../launcher", "."}
 
 var structTag = regexp.MustCompile("`[^`]*`")
 

@@ -14,7 +14,7 @@ import (
 	"github.com/urunc-dev/urunc/internal/config"
 	"github.com/urunc-dev/urunc/internal/guest"
 	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/sandbox"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/unikernel"
 	"github.com/urunc-dev/urunc/internal/vmm"
 )
@@ -187,16 +187,16 @@ func binary(cfg *config.Config, host HostFacts, n vmm.Name, d vmm.Descriptor) (s
 }
 
 // seccompMode is the filter the launcher installs for VMM n: one only for
-// a VMM with no filter of its own (sandbox.For), as configured. A build
+// a VMM with no filter of its own (vmmseccomp.For), as configured. A build
 // without seccomp support fails here, at create, rather than at start.
-func seccompMode(cfg *config.Config, host HostFacts, n vmm.Name) (sandbox.Mode, error) {
-	if _, ok := sandbox.For(string(n)); !ok {
+func seccompMode(cfg *config.Config, host HostFacts, n vmm.Name) (vmmseccomp.Mode, error) {
+	if _, ok := vmmseccomp.For(string(n)); !ok {
 		return "", nil
 	}
 	mode := cfg.VMMSeccomp(n)
-	if mode != sandbox.Off && !host.Seccomp {
+	if mode != vmmseccomp.Off && !host.Seccomp {
 		return "", fmt.Errorf("%s: %w; or set %s = \"off\" in %s to run it unconfined",
-			n, sandbox.ErrUnavailable, cfg.VMMKey(n, "seccomp"), cfg.Path)
+			n, vmmseccomp.ErrUnavailable, cfg.VMMKey(n, "seccomp"), cfg.Path)
 	}
 	return mode, nil
 }

@@ -728,7 +728,7 @@ func siSeccompApplies(t *testing.T, r siRun) {
 	}
 }
 
-// siCheckFilter: urunc's own filter (internal/sandbox) is installed, on
+// siCheckFilter: urunc's own filter (internal/vmmseccomp) is installed, on
 // top of the container's profile, exactly for the VMMs that have none of
 // their own, and it denies what no VMM needs (a TCP socket); for the
 // others the same call goes through.

@@ -1,0 +1,191 @@
+package lifecycle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/urunc-dev/urunc/internal/launcher"
+)
+
+// Start runs the user process of a created container.
+func (r *Runtime) Start(id string) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	st, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	switch st {
+	case libcontainer.Created:
+		return r.exec(c)
+	case libcontainer.Stopped:
+		return fmt.Errorf("cannot start container %q: it has stopped", id)
+	case libcontainer.Running:
+		return fmt.Errorf("cannot start container %q: it is already running", id)
+	default:
+		return fmt.Errorf("cannot start container %q in state %s", id, st)
+	}
+}
+
+// exec releases a created container's process; a unikernel's network is
+// wired first, as the launcher needs it.
+func (r *Runtime) exec(c *libcontainer.Container) error {
+	tr := r.tracer(c.ID())
+	tr.Mark("start")
+	if r.isUnikernel(c.ID()) {
+		if err := r.setupNetwork(c.ID(), c); err != nil {
+			return fmt.Errorf("start container %q: %w", c.ID(), err)
+		}
+		tr.Mark("network-ready")
+		r.logVMMArgv(c.ID())
+	}
+	if err := c.Exec(); err != nil {
+		return fmt.Errorf("start container %q: %w", c.ID(), err)
+	}
+	tr.Mark("started")
+	return nil
+}
+
+// logVMMArgv logs, at debug level, the VMM argv the launcher is about to
+// run: launcher.Describe builds it from the plan and network files the
+// launcher reads, with the same code, so it needs no wait for the launcher's
+// own record (run/vmm-argv.json), which is the copy kept after start.
+func (r *Runtime) logVMMArgv(id string) {
+	if r.Log == nil || !r.Log.IsLevelEnabled(logrus.DebugLevel) {
+		return // no files read when nobody would see the line
+	}
+	log := r.Log.WithField("id", id)
+	rec, err := launcher.Describe(filepath.Join(r.vmDir(id), shareDir))
+	if err != nil {
+		log.WithError(err).Debug("VMM argv: cannot compute it (the launcher will fail the same way)")
+		return
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		log.WithError(err).Debug("VMM argv")
+		return
+	}
+	log.WithField("file", filepath.Join(r.vmDir(id), runDir, launcher.ArgvFile)).Debugf("VMM argv: %s", data)
+}
+
+// Kill sends sig to the container's init; for a unikernel that is the VMM.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if sig != unix.SIGKILL && r.hasControl(id) {
+		return r.signalGuest(c, sig)
+	}
+	err = c.Signal(sig)
+	if errors.Is(err, libcontainer.ErrNotRunning) && all {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kill container %q: %w", id, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped container; with force it kills a running one
+// first. Deleting a container that does not exist is an error unless force.
+func (r *Runtime) Delete(id string, force bool) error {
+	c, err := r.load(id)
+	if errors.Is(err, libcontainer.ErrNotExist) {
+		// A create that died half-way may have left a VM folder; one that
+		// is still running holds it, and keeps it.
+		if serr := r.removeStaleVMDir(id); serr != nil {
+			return serr
+		}
+		if force {
+			return nil
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	st, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	switch st {
+	case libcontainer.Stopped:
+		err = c.Destroy()
+	case libcontainer.Created:
+		err = killContainer(c)
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %q that is %s: stop it first or use --force", id, st)
+		}
+		err = killContainer(c)
+	}
+	if err != nil {
+		return fmt.Errorf("delete container %q: %w", id, err)
+	}
+	return r.removeVM(id, c)
+}
+
+// removeVM undoes what start and create set up for a unikernel container.
+func (r *Runtime) removeVM(id string, c *libcontainer.Container) error {
+	err := r.teardownNetwork(id, c)
+	if p, perr := r.readPlan(id); perr == nil && p.RootDisk != "" {
+		err = errors.Join(err, restoreLoop(p.RootDisk))
+	}
+	r.removeVMDir(id)
+	if err != nil {
+		return fmt.Errorf("delete container %q: %w", id, err)
+	}
+	return nil
+}
+
+// killContainer kills the init, waits up to 10 s for it to go, and destroys.
+func killContainer(c *libcontainer.Container) error {
+	_ = c.Signal(unix.SIGKILL)
+	for range 100 {
+		if err := c.Signal(unix.Signal(0)); err != nil {
+			return c.Destroy()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("container init still running after SIGKILL")
+}
+
+// Ps lists the host pids of the container's processes.
+func (r *Runtime) Ps(id string) ([]int, error) {
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := c.Processes()
+	if err != nil {
+		return nil, fmt.Errorf("list processes of %q: %w", id, err)
+	}
+	return pids, nil
+}
+
+// Pause and Resume freeze and thaw the container's cgroup (the VMM too).
+func (r *Runtime) Pause(id string) error { return r.withContainer(id, (*libcontainer.Container).Pause) }
+func (r *Runtime) Resume(id string) error {
+	return r.withContainer(id, (*libcontainer.Container).Resume)
+}
+
+func (r *Runtime) withContainer(id string, f func(*libcontainer.Container) error) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if err := f(c); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	return nil
+}
