@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"github.com/urunc-dev/urunc/internal/config"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 )
 
 // Status is the outcome of one check.

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/trace"
 	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 )
 
 // Plan is what create decided: everything but the network.

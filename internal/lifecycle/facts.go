@@ -8,9 +8,9 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/urunc-dev/urunc/internal/planner"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/unikernel"
 	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 )
 
 // hostFacts probes, once, what the planner needs of this host and of the

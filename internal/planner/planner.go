@@ -14,9 +14,9 @@ import (
 	"github.com/urunc-dev/urunc/internal/config"
 	"github.com/urunc-dev/urunc/internal/guest"
 	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 	"github.com/urunc-dev/urunc/internal/unikernel"
 	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-dev/urunc/internal/vmmseccomp"
 )
 
 // Paths inside the monitor root, as the launcher and the VMM see them.
