@@ -1,4 +1,4 @@
-module github.com/urunc-dev/urunc
+module github.com/urunc-runtime/urunc
 
 go 1.26.8
 

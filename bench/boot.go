@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 const helloLine = "hello from guest"

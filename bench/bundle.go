@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urunc-dev/urunc/internal/testutil/images"
-	"github.com/urunc-dev/urunc/internal/testutil/ocispec"
+	"github.com/urunc-runtime/urunc/internal/testutil/images"
+	"github.com/urunc-runtime/urunc/internal/testutil/ocispec"
 )
 
 // baseSpec is the spec `runc spec` writes, with args set.

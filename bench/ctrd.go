@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/urunc-dev/urunc/internal/pack"
-	"github.com/urunc-dev/urunc/internal/testutil/images"
-	"github.com/urunc-dev/urunc/tests/e2e/harness"
+	"github.com/urunc-runtime/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/testutil/images"
+	"github.com/urunc-runtime/urunc/tests/e2e/harness"
 )
 
 const (

@@ -1,6 +1,6 @@
 // Tests of the Kubernetes manifests and the installer (deploy/). A module of
 // its own so that k8s.io/api stays out of urunc's build list.
-module github.com/urunc-dev/urunc/deploy
+module github.com/urunc-runtime/urunc/deploy
 
 go 1.26.0
 

@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/pack"
 )
 
 // newFlagSet binds every urunc-pack flag to a field of s (whose current

@@ -10,7 +10,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/pack"
 )
 
 func main() {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/pack"
 )
 
 func TestParseArgs(t *testing.T) {

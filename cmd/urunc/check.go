@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/hostcheck"
+	"github.com/urunc-runtime/urunc/internal/hostcheck"
 )
 
 var checkCommand = &cli.Command{

@@ -11,7 +11,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/lifecycle"
+	"github.com/urunc-runtime/urunc/internal/lifecycle"
 )
 
 var execCommand = &cli.Command{

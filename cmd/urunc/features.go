@@ -6,7 +6,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
 )
 
 var featuresCommand = &cli.Command{

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/launcher"
 )
 
 // launchCommand runs inside a unikernel container at start; users never

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/lifecycle"
+	"github.com/urunc-runtime/urunc/internal/lifecycle"
 )
 
 var formatFlag = &cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"}

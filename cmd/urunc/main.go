@@ -11,9 +11,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/config"
-	"github.com/urunc-dev/urunc/internal/lifecycle"
-	"github.com/urunc-dev/urunc/internal/trace"
+	"github.com/urunc-runtime/urunc/internal/config"
+	"github.com/urunc-runtime/urunc/internal/lifecycle"
+	"github.com/urunc-runtime/urunc/internal/trace"
 )
 
 // version is set by the Makefile.

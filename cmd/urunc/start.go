@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/lifecycle"
+	"github.com/urunc-runtime/urunc/internal/lifecycle"
 )
 
 var startCommand = &cli.Command{

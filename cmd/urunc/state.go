@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/urunc-dev/urunc/internal/lifecycle"
+	"github.com/urunc-runtime/urunc/internal/lifecycle"
 )
 
 var stateCommand = &cli.Command{

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urunc-dev/urunc/internal/initrd"
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/initrd"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // TestBoot boots a Linux kernel under QEMU (TCG) with urunit and a test

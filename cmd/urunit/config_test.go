@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 func TestParseConfig(t *testing.T) {

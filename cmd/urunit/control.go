@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // serveControl reads control commands from r until it fails, puts each

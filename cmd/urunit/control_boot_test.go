@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urunc-dev/urunc/internal/control"
-	"github.com/urunc-dev/urunc/internal/urunit"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/control"
+	"github.com/urunc-runtime/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 // TestControlSignal boots a guest whose QEMU command line comes from

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // sysBlock lists the guest's block devices.

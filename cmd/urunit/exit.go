@@ -4,7 +4,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // exitAction says how to end the VM so that the host sees status.

@@ -4,7 +4,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 func TestExitActionFor(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // FuzzParseConfig: a config that parses satisfies what urunit relies on

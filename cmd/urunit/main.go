@@ -15,7 +15,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // Exit statuses for failures of urunit itself, as a shell would report them.

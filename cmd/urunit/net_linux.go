@@ -10,7 +10,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // linkWait is how long the guest NIC may take to appear once its driver

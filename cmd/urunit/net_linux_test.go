@@ -11,7 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/network"
+	"github.com/urunc-runtime/urunc/internal/network"
 )
 
 // TestConfigureLink applies command lines to an eth0 in a network

@@ -20,8 +20,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/urunc-dev/urunc/internal/vmm"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
+	"github.com/urunc-runtime/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/vmmseccomp"
 )
 
 // DefaultPath is where the host configuration lives.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/vmm"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
+	"github.com/urunc-runtime/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/vmmseccomp"
 )
 
 func writeConfig(t *testing.T, body string) string {

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urunc-dev/urunc/internal/vmm"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
+	"github.com/urunc-runtime/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/vmmseccomp"
 )
 
 const mib = 1 << 20

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 func TestGuestMemoryMiB(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // fakeVMM listens on path and returns what each client wrote, one string per

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // FuzzBootImageCmdline: for any image cmdline, each guest either refuses

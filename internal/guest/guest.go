@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // Type is a guest type as used in the com.urunc.unikernel.unikernelType

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 func TestLinuxBoot(t *testing.T) {

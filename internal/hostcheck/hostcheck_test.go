@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/config"
-	"github.com/urunc-dev/urunc/internal/vmm"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
+	"github.com/urunc-runtime/urunc/internal/config"
+	"github.com/urunc-runtime/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/vmmseccomp"
 )
 
 // fakeHost is a host where everything works; cases break one thing.

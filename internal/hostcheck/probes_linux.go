@@ -18,8 +18,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/vmm"
-	"github.com/urunc-dev/urunc/internal/vmmseccomp"
+	"github.com/urunc-runtime/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/vmmseccomp"
 )
 
 // probeTimeout bounds every command a probe runs.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 func linuxPlan(v vmm.Name, format vmm.KernelFormat) Plan {

@@ -10,8 +10,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/initrd"
-	"github.com/urunc-dev/urunc/internal/planner"
+	"github.com/urunc-runtime/urunc/internal/initrd"
+	"github.com/urunc-runtime/urunc/internal/planner"
 )
 
 // blockRoot is the planner's, found here in the mount table.

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
 )
 
 func TestOpenBeneath(t *testing.T) {

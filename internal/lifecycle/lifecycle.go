@@ -11,7 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/launcher"
 )
 
 // Start runs the user process of a created container.

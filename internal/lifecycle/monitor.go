@@ -12,10 +12,10 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/initrd"
-	"github.com/urunc-dev/urunc/internal/unikernel"
-	"github.com/urunc-dev/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/initrd"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
 // hostDirs are the host folders that hold the VMM, its libraries and its

@@ -8,9 +8,9 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/unikernel"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 func testSetup(accel vmm.Accel) *vmSetup {

@@ -8,10 +8,10 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/planner"
-	"github.com/urunc-dev/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/planner"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
 )
 
 // Paths inside the monitor root, as the launcher and the VMM see them.

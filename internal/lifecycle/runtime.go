@@ -15,9 +15,9 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 
-	"github.com/urunc-dev/urunc/internal/config"
-	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/trace"
+	"github.com/urunc-runtime/urunc/internal/config"
+	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/trace"
 )
 
 // Runtime holds what every verb needs: where state lives and how to log.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/urunc-dev/urunc/internal/trace"
+	"github.com/urunc-runtime/urunc/internal/trace"
 )
 
 // step is one named phase of create: do makes something, undo removes it.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/urunc-dev/urunc/internal/trace"
+	"github.com/urunc-runtime/urunc/internal/trace"
 )
 
 func TestStepRunner(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/control"
+	"github.com/urunc-runtime/urunc/internal/control"
 )
 
 // stopSignals end a guest's application: urunc asks the guest to stop and

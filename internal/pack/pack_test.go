@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/urunc-dev/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
 )
 
 type buildCase struct {

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/urunc-dev/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
 )
 
 // Output formats.

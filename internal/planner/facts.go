@@ -1,6 +1,6 @@
 package planner
 
-import "github.com/urunc-dev/urunc/internal/vmm"
+import "github.com/urunc-runtime/urunc/internal/vmm"
 
 // HostFacts are what Plan needs to know of the host and of the image's
 // files, gathered once before it. A probe that failed keeps its error,

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 // registryUsers are the packages that must learn about VMMs and guest

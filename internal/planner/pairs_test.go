@@ -14,11 +14,11 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/urunc-dev/urunc/internal/config"
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/unikernel"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/config"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/pairs/*.golden from the current output (and remove stale ones)")

@@ -7,9 +7,9 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/unikernel"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 // linuxOn is a Linux guest bundle on VMM v, its kernel a vmlinux.

@@ -8,9 +8,9 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/unikernel"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/unikernel"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 // rootShareTag is the 9p tag of the application's root filesystem.

@@ -1,8 +1,8 @@
 package unikernel
 
 import (
-	"github.com/urunc-dev/urunc/internal/guest"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 // Prefix is the prefix shared by every urunc image annotation.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
+	"github.com/urunc-runtime/urunc/internal/testutil/solo5elf"
 )
 
 // maxImageRead bounds what one note reader may read of any image: the

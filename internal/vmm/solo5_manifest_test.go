@@ -10,7 +10,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
+	"github.com/urunc-runtime/urunc/internal/testutil/solo5elf"
 )
 
 // The synthetic unikernels come from the shared test-support package; the

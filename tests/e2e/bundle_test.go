@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urunc-dev/urunc/internal/testutil/ocispec"
+	"github.com/urunc-runtime/urunc/internal/testutil/ocispec"
 )
 
 // baseSpec is the spec `runc spec` writes, with args set.

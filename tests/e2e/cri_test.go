@@ -17,8 +17,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/urunc-dev/urunc/internal/pack"
-	"github.com/urunc-dev/urunc/internal/testutil/images"
+	"github.com/urunc-runtime/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/testutil/images"
 )
 
 const (

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urunc-dev/urunc/internal/pack"
-	"github.com/urunc-dev/urunc/internal/testutil/images"
-	"github.com/urunc-dev/urunc/tests/e2e/harness"
+	"github.com/urunc-runtime/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/testutil/images"
+	"github.com/urunc-runtime/urunc/tests/e2e/harness"
 )
 
 // pdConsoleHint explains the known cause when a unikernel's output is

@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
+	"github.com/urunc-runtime/urunc/internal/testutil/solo5elf"
 	"net"
 	"os"
 	"os/exec"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/urunc-dev/urunc/internal/network"
+	"github.com/urunc-runtime/urunc/internal/network"
 )
 
 // testNet is a pair of network namespaces made by the test: "ctr" plays the

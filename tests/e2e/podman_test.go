@@ -18,8 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/pack"
-	"github.com/urunc-dev/urunc/internal/testutil/images"
+	"github.com/urunc-runtime/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/testutil/images"
 )
 
 const (

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
+	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/testutil/solo5elf"
 )
 
 // The files of a VM folder that carry the application's args, env and

@@ -26,9 +26,9 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/launcher"
-	"github.com/urunc-dev/urunc/internal/network"
-	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
+	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/network"
+	"github.com/urunc-runtime/urunc/internal/testutil/solo5elf"
 )
 
 // siReport mirrors testdata/standin's Report.

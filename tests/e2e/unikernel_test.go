@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-dev/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/launcher"
 )
 
 // A foreground run prints the guest's console and exits with the app's status.

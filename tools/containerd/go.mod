@@ -1,5 +1,5 @@
 // Pins containerd for urunc's end-to-end tests; built by scripts/install-tools.sh.
-module github.com/urunc-dev/urunc/tools/containerd
+module github.com/urunc-runtime/urunc/tools/containerd
 
 go 1.26
 

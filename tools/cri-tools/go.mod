@@ -1,5 +1,5 @@
 // Pins crictl and critest (cri-tools) for urunc's CRI end-to-end tests; built by scripts/install-tools.sh.
-module github.com/urunc-dev/urunc/tools/cri-tools
+module github.com/urunc-runtime/urunc/tools/cri-tools
 
 go 1.26.6
 

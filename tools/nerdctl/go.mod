@@ -1,5 +1,5 @@
 // Pins nerdctl for urunc's end-to-end tests; built by scripts/install-tools.sh.
-module github.com/urunc-dev/urunc/tools/nerdctl
+module github.com/urunc-runtime/urunc/tools/nerdctl
 
 go 1.26
 

@@ -1,5 +1,5 @@
 // Pins runc (side-by-side comparisons in the end-to-end tests); built by scripts/install-tools.sh.
-module github.com/urunc-dev/urunc/tools/runc
+module github.com/urunc-runtime/urunc/tools/runc
 
 go 1.26
 

@@ -1,5 +1,5 @@
 // Pins staticcheck, run by the Makefile's vet target; built by scripts/install-tools.sh.
-module github.com/urunc-dev/urunc/tools/staticcheck
+module github.com/urunc-runtime/urunc/tools/staticcheck
 
 go 1.26.0
 

@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/pack"
 )
 
 // File is one entry of a layer.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/urunc-dev/urunc/internal/pack"
+	"github.com/urunc-runtime/urunc/internal/pack"
 )
 
 func TestWriteBusybox(t *testing.T) {

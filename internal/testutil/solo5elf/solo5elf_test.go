@@ -5,8 +5,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/urunc-dev/urunc/internal/testutil/solo5elf"
-	"github.com/urunc-dev/urunc/internal/vmm"
+	"github.com/urunc-runtime/urunc/internal/testutil/solo5elf"
+	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
 // A whole synthetic unikernel reads back through urunc's own inspection:

@@ -25,7 +25,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/urunc-dev/urunc/tests/e2e/harness"
+	"github.com/urunc-runtime/urunc/tests/e2e/harness"
 )
 
 func usage() {
