@@ -64,60 +64,93 @@ type Result struct {
 
 // Plan validates the unikernel request and decides how the VM boots.
 func Plan(in Input) (*Result, error) {
-	meta, s, cfg, host := in.Meta, in.Spec, in.Config, in.Host
+	g, v, err := pick(in.Meta)
+	if err != nil {
+		return nil, err
+	}
+	p := &planning{Input: in, g: g, v: v, desc: v.Describe(), needs: guest.NeedsOf(g)}
+	if err := checkDevices(in.Spec, g.Type(), p.needs, v.Name(), p.desc); err != nil {
+		return nil, err
+	}
+	if in.Host.NetnsErr != nil {
+		return nil, in.Host.NetnsErr
+	}
+	res := &Result{RootfsInitrd: p.needs.RootfsInitrd}
+	vs, err := p.machine(res)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := p.guestSpec(&vs)
+	if err != nil {
+		return nil, err
+	}
+	if res.Plan, err = p.launchPlan(vs, gs); err != nil {
+		return nil, err
+	}
+	if err := planBlockRoot(in.Meta, in.Host, p.needs, p.desc, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// planning is one Plan call: its input and the guest and VMM it picked,
+// with what they declare.
+type planning struct {
+	Input
+	g     guest.Guest
+	v     vmm.VMM
+	desc  vmm.Descriptor
+	needs guest.Needs
+}
+
+// pick finds the image's guest type and VMM, and checks that the VMM runs
+// that guest.
+func pick(meta *unikernel.Config) (guest.Guest, vmm.VMM, error) {
 	g, err := guest.Get(guest.Type(meta.Type))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", unikernel.KeyType, err)
+		return nil, nil, fmt.Errorf("%s: %w", unikernel.KeyType, err)
 	}
 	v, err := vmm.Get(vmm.Name(meta.Hypervisor))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", unikernel.KeyHypervisor, err)
+		return nil, nil, fmt.Errorf("%s: %w", unikernel.KeyHypervisor, err)
 	}
 	if err := vmm.ValidGuest(v.Name(), meta.Type); err != nil {
-		return nil, fmt.Errorf("%s: %w", unikernel.KeyHypervisor, err)
+		return nil, nil, fmt.Errorf("%s: %w", unikernel.KeyHypervisor, err)
 	}
-	desc, needs := v.Describe(), guest.NeedsOf(g)
-	if err := checkDevices(s, g.Type(), needs, v.Name(), desc); err != nil {
-		return nil, err
-	}
-	if host.NetnsErr != nil {
-		return nil, host.NetnsErr
-	}
-	bin, err := binary(cfg, host, v.Name(), desc)
+	return g, v, nil
+}
+
+// machine decides the VM the VMM runs: its binary, kernel and initrd,
+// accelerator, size, sockets and the image's block file.
+func (p *planning) machine(res *Result) (vmm.Spec, error) {
+	meta, cfg, host, n := p.Meta, p.Config, p.Host, p.v.Name()
+	bin, err := binary(cfg, host, n, p.desc)
 	if err != nil {
-		return nil, err
+		return vmm.Spec{}, err
 	}
 	k := host.Kernel
 	if k.FormatErr != nil {
-		return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, k.FormatErr)
+		return vmm.Spec{}, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, k.FormatErr)
 	}
-	accel, reason, err := vmm.AccelFor(v, cfg.Accel(), host.HWVirt, len(desc.Accels) > 0 && host.KVM)
+	accel, reason, err := vmm.AccelFor(p.v, cfg.Accel(), host.HWVirt, len(p.desc.Accels) > 0 && host.KVM)
 	if err != nil {
-		return nil, fmt.Errorf("accelerator: kvm device %s: %w ([host] kvm_device in %s)", cfg.Host.KVMDevice, err, cfg.Path)
+		return vmm.Spec{}, fmt.Errorf("accelerator: kvm device %s: %w ([host] kvm_device in %s)", cfg.Host.KVMDevice, err, cfg.Path)
 	}
-	mem, err := cfg.GuestMemoryMiB(v.Name(), memoryLimit(s))
+	res.AccelReason = reason
+	mem, err := cfg.GuestMemoryMiB(n, memoryLimit(p.Spec))
 	if err != nil {
-		return nil, err
+		return vmm.Spec{}, err
 	}
-	res := &Result{RootfsInitrd: needs.RootfsInitrd, AccelReason: reason}
-	vs := vmm.Spec{
-		Binary:       bin,
-		Kernel:       MonitorKernel,
-		KernelFormat: k.Format,
-		MemoryMiB:    mem,
-		VCPUs:        vcpus(cfg, s),
-		Accel:        accel,
-		Sandbox:      cfg.VMMSandbox(v.Name()),
-		RunDir:       MonitorRun,
-	}
-	if meta.InitrdPath != "" || needs.RootfsInitrd {
+	vs := vmm.Spec{Binary: bin, Kernel: MonitorKernel, KernelFormat: k.Format, MemoryMiB: mem,
+		VCPUs: vcpus(cfg, p.Spec), Accel: accel, Sandbox: cfg.VMMSandbox(n), RunDir: MonitorRun}
+	if meta.InitrdPath != "" || p.needs.RootfsInitrd {
 		vs.Initrd = MonitorInitrd
 	}
 	if accel == vmm.AccelKVM {
 		res.KVMDevice = cfg.Host.KVMDevice
 	}
 	if cfg.API.Socket {
-		switch desc.API {
+		switch p.desc.API {
 		case vmm.APIQMP:
 			vs.QMPSocket = MonitorRun + "/" + APISocket
 		case vmm.APIHTTP:
@@ -127,43 +160,53 @@ func Plan(in Input) (*Result, error) {
 	if meta.BlockPath != "" {
 		vs.Block = []vmm.BlockDevice{{Path: MonitorBlock}}
 	}
-	if desc.Solo5Manifest {
+	if p.desc.Solo5Manifest {
 		if k.Solo5Err != nil {
-			return nil, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, k.Solo5Err)
+			return vmm.Spec{}, fmt.Errorf("%s %q: %w", unikernel.KeyBinary, meta.Binary, k.Solo5Err)
 		}
 		m := k.Solo5
 		vs.Solo5 = &m
 	}
-	gs := guestSpec(meta, s)
-	gs.Platform = guest.Platform(desc.Platform)
-	if err := planShares(meta, s, host, needs, &gs, &vs); err != nil {
-		return nil, err
+	return vs, nil
+}
+
+// guestSpec is what the guest learns of the container: its process, its
+// machine, the folders shared and the devices given to it (which the VMM
+// gets too, in vs).
+func (p *planning) guestSpec(vs *vmm.Spec) (guest.Spec, error) {
+	gs := guestSpec(p.Meta, p.Spec)
+	gs.Platform = guest.Platform(p.desc.Platform)
+	if err := planShares(p.Meta, p.Spec, p.Host, p.needs, &gs, vs); err != nil {
+		return guest.Spec{}, err
 	}
-	planDevices(s, &gs, &vs)
-	if desc.TCGClock && accel == vmm.AccelTCG && (k.Format == vmm.FormatBzImage || k.Format == vmm.FormatPVH) {
-		gs.TSCkHz = host.TSCkHz // microvm under TCG has no timer to calibrate against
+	planDevices(p.Spec, &gs, vs)
+	if f := vs.KernelFormat; p.desc.TCGClock && vs.Accel == vmm.AccelTCG && (f == vmm.FormatBzImage || f == vmm.FormatPVH) {
+		gs.TSCkHz = p.Host.TSCkHz // microvm under TCG has no timer to calibrate against
 	}
-	plan := launcher.Plan{VMM: v.Name(), Spec: vs, Guest: g.Type(), GuestSpec: gs}
-	if plan.Seccomp, err = seccompMode(cfg, host, v.Name()); err != nil {
-		return nil, err
+	return gs, nil
+}
+
+// launchPlan is the plan the launcher runs, checked by building the argv
+// it would exec.
+func (p *planning) launchPlan(vs vmm.Spec, gs guest.Spec) (launcher.Plan, error) {
+	plan := launcher.Plan{VMM: p.v.Name(), Spec: vs, Guest: p.g.Type(), GuestSpec: gs}
+	var err error
+	if plan.Seccomp, err = seccompMode(p.Config, p.Host, p.v.Name()); err != nil {
+		return launcher.Plan{}, err
 	}
-	if boot, err := g.Boot(plan.GuestSpec); err == nil && boot.Control {
+	if boot, err := p.g.Boot(plan.GuestSpec); err == nil && boot.Control {
 		plan.ControlSocket = MonitorRun + "/" + ControlSocket
 	}
-	if needs.HostKernelArgs {
-		plan.ExtraCmdline = cfg.Linux.KernelArgs
+	if p.needs.HostKernelArgs {
+		plan.ExtraCmdline = p.Config.Linux.KernelArgs
 	}
 	// The launcher builds the final argv at start, once the network is
 	// known; building it now with a stand-in network catches every other
 	// error here (a VMM may require a NIC the unikernel declares).
 	if _, err := launcher.Argv(plan, &PlaceholderNet); err != nil {
-		return nil, err
+		return launcher.Plan{}, err
 	}
-	res.Plan = plan
-	if err := planBlockRoot(meta, host, needs, desc, res); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return plan, nil
 }
 
 // PlaceholderNet stands for the network start will find, for checking a
