@@ -477,14 +477,8 @@ func (c *Containerd) Stop() (*Report, error) {
 	if err := c.setup(); err != nil {
 		return r, err
 	}
-	if _, err := os.Lstat(c.Dir); errors.Is(err, os.ErrNotExist) {
-		return r, nil
-	}
-	if c.Dir == "/" {
-		return r, errors.New("refusing to remove /")
-	}
-	if !c.ours() {
-		return r, fmt.Errorf("%s is not a harness containerd folder: refusing to remove it", c.Dir)
+	if gone, err := removable(c.Dir, "containerd", c.ours); gone || err != nil {
+		return r, err
 	}
 	if c.alive() {
 		c.removeTasks(r)

@@ -302,14 +302,8 @@ func (d *Dockerd) Stop() (*Report, error) {
 	if err := d.setup(); err != nil {
 		return r, err
 	}
-	if _, err := os.Lstat(d.Dir); errors.Is(err, os.ErrNotExist) {
-		return r, nil
-	}
-	if d.Dir == "/" {
-		return r, errors.New("refusing to remove /")
-	}
-	if !d.ours() {
-		return r, fmt.Errorf("%s is not a harness dockerd folder: refusing to remove it", d.Dir)
+	if gone, err := removable(d.Dir, "dockerd", d.ours); gone || err != nil {
+		return r, err
 	}
 	if d.alive() {
 		if ids, err := d.docker("ps", "-aq"); err == nil && len(strings.Fields(ids)) > 0 {

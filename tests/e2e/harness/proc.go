@@ -470,3 +470,18 @@ func cksum(b []byte) uint32 {
 	}
 	return ^crc
 }
+
+// removable tells Stop whether dir is already gone (nothing to do), or
+// refuses a folder that is / or not one the harness made for kind.
+func removable(dir, kind string, ours func() bool) (gone bool, err error) {
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if dir == "/" {
+		return false, errors.New("refusing to remove /")
+	}
+	if !ours() {
+		return false, fmt.Errorf("%s is not a harness %s folder: refusing to remove it", dir, kind)
+	}
+	return false, nil
+}
