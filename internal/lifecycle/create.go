@@ -113,7 +113,7 @@ func (cr *creation) steps() []step {
 			return err
 		}, undo: func() { cr.files.Close() }},
 		{name: "plan vm", mark: "planned", do: func() (err error) {
-			if cr.vs, err = r.planVM(cr.meta, cr.files, cr.spec, rootfs); err != nil {
+			if cr.vs, err = r.plan(cr.meta, cr.files, cr.spec, rootfs); err != nil {
 				return err
 			}
 			cr.vs.plan.TraceFile, cr.vs.plan.ID = r.traceMount(), id

@@ -80,9 +80,9 @@ func (vs *vmSetup) kernelPath() string {
 	return vs.meta.KernelPath
 }
 
-// planVM gathers the host facts once and has the planner decide how the
+// plan gathers the host facts once and has the planner decide how the
 // VM boots. It creates nothing.
-func (r *Runtime) planVM(meta *unikernel.Config, files *vettedFiles, s *specs.Spec, rootfs string) (*vmSetup, error) {
+func (r *Runtime) plan(meta *unikernel.Config, files *vettedFiles, s *specs.Spec, rootfs string) (*vmSetup, error) {
 	in := planner.Input{Meta: meta, Spec: s, Config: r.Config, Host: r.hostFacts(meta, files, s, rootfs)}
 	res, err := planner.Plan(in)
 	if err != nil {
