@@ -118,7 +118,7 @@ func TestLoadErrors(t *testing.T) {
 		mention    string
 	}{
 		{"unknown key", "[qemu]\nbinray = \"/x\"\n", ErrUnknownKey, `"qemu.binray"`},
-		{"unknown table", "[kvmtool]\nbinary = \"/x\"\n", ErrUnknownKey, `"kvmtool.binary"`},
+		{"unknown table", "[no-such-vmm]\nbinary = \"/x\"\n", ErrUnknownKey, `"no-such-vmm.binary"`},
 		{"bad accel", "[qemu]\naccel = \"hvf\"\n", ErrInvalidValue, "qemu.accel"},
 		{"relative binary", "[qemu]\nbinary = \"qemu-system-x86_64\"\n", ErrInvalidValue, "qemu.binary"},
 		{"relative urunit", "[linux]\nurunit = \"bin/urunit\"\n", ErrInvalidValue, "linux.urunit"},
@@ -127,7 +127,7 @@ func TestLoadErrors(t *testing.T) {
 		{"default below min", "[qemu]\ndefault_memory_mib = 32\n", ErrInvalidValue, "qemu.default_memory_mib"},
 		{"wrong type", "[qemu]\nsandbox = \"yes\"\n", nil, "sandbox"},
 		{"syntax", "[qemu\n", nil, "config.toml"},
-		{"unknown vmm binary", "[binaries]\nkvmtool = \"/x\"\n", ErrInvalidValue, "binaries.kvmtool"},
+		{"unknown vmm binary", "[binaries]\nno-such-vmm = \"/x\"\n", ErrInvalidValue, "binaries.no-such-vmm"},
 		{"relative vmm binary", "[binaries]\nfirecracker = \"firecracker\"\n", ErrInvalidValue, "binaries.firecracker"},
 		{"relative kvm device", "[host]\nkvm_device = \"dev/kvm\"\n", ErrInvalidValue, "host.kvm_device"},
 		{"initrd limit too small", "[limits]\ninitrd_max_bytes = 1024\n", ErrInvalidValue, "limits.initrd_max_bytes"},
@@ -203,7 +203,7 @@ func TestDefaultsFromDescriptors(t *testing.T) {
 			t.Errorf("accessors of %s disagree with its descriptor", n)
 		}
 	}
-	if c.VMMBinary("kvmtool") != "" || c.MemoryOverheadMiB("kvmtool") != 0 || c.VMMSandbox("kvmtool") {
+	if c.VMMBinary("no-such-vmm") != "" || c.MemoryOverheadMiB("no-such-vmm") != 0 || c.VMMSandbox("no-such-vmm") {
 		t.Error("an unknown VMM has settings")
 	}
 }

@@ -88,8 +88,8 @@ func TestLoadValues(t *testing.T) {
 	run(t, []loadCase{
 		{name: "unknown type", ann: with(required, KeyType, "unikraf"), wantErr: ErrBadValue,
 			msgs: []string{KeyType, `"unikraf"`, "annotations", strings.Join(ValidTypes, ", ")}},
-		{name: "unknown hypervisor", setup: meta(with(required, KeyHypervisor, "kvmtool")), wantErr: ErrBadValue,
-			msgs: []string{KeyHypervisor, `"kvmtool"`, "urunc.json", strings.Join(ValidHypervisors, ", ")}},
+		{name: "unknown hypervisor", setup: meta(with(required, KeyHypervisor, "no-such-vmm")), wantErr: ErrBadValue,
+			msgs: []string{KeyHypervisor, `"no-such-vmm"`, "urunc.json", strings.Join(ValidHypervisors, ", ")}},
 		{name: "unknown key in annotations", ann: with(required, Prefix+"binray", "/x"), wantErr: ErrUnknownKey,
 			msgs: []string{`"` + Prefix + `binray"`, "annotations"}},
 		{name: "unknown key in urunc.json", ann: required, setup: meta(map[string]string{Prefix + "cmdLine": "x"}),
