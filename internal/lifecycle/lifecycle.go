@@ -149,15 +149,16 @@ func (r *Runtime) removeVM(id string, c *libcontainer.Container) error {
 }
 
 // killContainer kills the init, waits up to 10 s for it to go, and destroys.
+// A killed process is gone within milliseconds: polling finely keeps
+// delete --force from sleeping 100 ms for one that was just exiting.
 func killContainer(c *libcontainer.Container) error {
 	_ = c.Signal(unix.SIGKILL)
-	for range 100 {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if err := c.Signal(unix.Signal(0)); err != nil {
 			return c.Destroy()
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	return errors.New("container init still running after SIGKILL")
+	return errors.New("container init still running 10 s after SIGKILL")
 }
 
 // Ps lists the host pids of the container's processes.
