@@ -14,13 +14,18 @@ TAGS     := seccomp
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test unit e2e demo vet fuzz clean
+.PHONY: all urunc urunc-fault shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test unit e2e demo vet fuzz clean
 
 all: urunc shim pack urunit hello httpd
 
 # urunc links runc's libcontainer: cgo for nsenter, libseccomp for seccomp.
 urunc:
 	CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/urunc ./cmd/urunc
+
+# urunc with the fault-injection switch (internal/fault) for the e2e phase
+# walk: never installed, never shipped.
+urunc-fault:
+	CGO_ENABLED=1 $(GO) build -tags $(TAGS),faultinject -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/urunc-fault ./cmd/urunc
 
 # containerd's runc shim v2, registered as io.containerd.urunc.v2.
 shim:
@@ -109,7 +114,7 @@ vet:
 KVM_TESTS ?= Standin|Check|KVM|Accel|IPv6OnlyRefused
 TEST_ENV := URUNC_BIN=$(BIN) URUNC_KERNEL=$(KERNEL) URUNC_GUEST_KERNEL=$(GUEST_KERNEL_DIR)/current/vmlinux \
 	URUNIT_TEST_KERNEL=$(KERNEL) URUNC_TOOLS=$(TOOLS) CGO_ENABLED=1
-test: deps all kernel guest-kernel tools vet
+test: deps all urunc-fault kernel guest-kernel tools vet
 	@mkdir -p $(CACHE)
 	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 20m -v ./... 2>&1 | tee $(CACHE)/test.log
 	@if [ -e /dev/kvm ]; then \

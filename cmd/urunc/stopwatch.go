@@ -14,6 +14,9 @@ var stopWatchCommand = &cli.Command{
 	Flags: []cli.Flag{
 		&cli.IntFlag{Name: "signal", Value: int(unix.SIGTERM)},
 		&cli.BoolFlag{Name: "delivered"},
+		// The start time of the init that kill signalled: a container
+		// of the same id started since is not this watcher's.
+		&cli.Uint64Flag{Name: "init-start-time"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {
@@ -23,6 +26,6 @@ var stopWatchCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		return rt.StopWatch(c.Args().First(), unix.Signal(c.Int("signal")), c.Bool("delivered"))
+		return rt.StopWatch(c.Args().First(), unix.Signal(c.Int("signal")), c.Bool("delivered"), c.Uint64("init-start-time"))
 	},
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/guest"
 	"github.com/urunc-runtime/urunc/internal/trace"
 	"github.com/urunc-runtime/urunc/internal/vmm"
@@ -171,6 +172,7 @@ func Exec(dir string) error {
 		return err
 	}
 	trace.New(l.plan.TraceFile, l.plan.ID).Mark("vmm-exec")
+	fault.Point(fault.LaunchBeforeExec)
 	if err := confine(l.plan); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -103,10 +104,17 @@ func moduleFiles(rootfs string, b *initrd.Budget) ([]initrd.File, error) {
 // file system would corrupt it. The client's own unmount at delete then
 // finds nothing mounted, which it accepts. A loop device set up to clear
 // itself when its last user goes (as containerd's are) would go with the
-// unmount, before the VMM opens it: its autoclear is turned off here and
-// back on by restoreLoop at delete.
-func releaseBlockRoot(br *blockRoot, rootfs string) error {
+// unmount, before the VMM opens it: its autoclear is turned off here, once
+// recorded, and back on by restoreLoop at delete.
+func (r *Runtime) releaseBlockRoot(id string, br *blockRoot, rootfs string) error {
 	if strings.HasPrefix(br.Device, "/dev/loop") {
+		l, err := loopIdentity(br.Device)
+		if err != nil {
+			return err
+		}
+		if err := r.updateRecord(id, func(h *hostRecord) { h.RootDisk = &l }); err != nil {
+			return err
+		}
 		if err := setAutoclear(br.Device, false); err != nil {
 			return err
 		}
@@ -117,13 +125,35 @@ func releaseBlockRoot(br *blockRoot, rootfs string) error {
 	return nil
 }
 
+// loopIdentity reads which file loop device dev is bound to.
+func loopIdentity(dev string) (loopID, error) {
+	f, err := os.OpenFile(dev, os.O_RDONLY, 0)
+	if err != nil {
+		return loopID{}, fmt.Errorf("loop device %s: %w", dev, err)
+	}
+	defer f.Close()
+	st, err := unix.IoctlLoopGetStatus64(int(f.Fd()))
+	if err != nil {
+		return loopID{}, fmt.Errorf("loop device %s: get status: %w", dev, err)
+	}
+	return loopID{Device: dev, Dev: st.Device, Inode: st.Inode}, nil
+}
+
 // restoreLoop gives a loop device back its autoclear: with the VMM gone,
-// closing it here releases it.
-func restoreLoop(dev string) error {
-	if !strings.HasPrefix(dev, "/dev/loop") {
+// closing it here releases it. A device no longer bound, or bound to
+// another file since, is not ours any more and is left alone.
+func restoreLoop(l loopID) error {
+	cur, err := loopIdentity(l.Device)
+	if errors.Is(err, unix.ENXIO) || errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	return setAutoclear(dev, true)
+	if err != nil {
+		return err
+	}
+	if cur.Dev != l.Dev || cur.Inode != l.Inode {
+		return nil
+	}
+	return setAutoclear(l.Device, true)
 }
 
 func setAutoclear(dev string, on bool) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/unikernel"
 )
 
@@ -52,6 +53,9 @@ func (r *Runtime) Create(opts CreateOpts, run bool) (int, error) {
 		return -1, err
 	}
 	status, err := r.startProcess(cr.c, cr.cspec.Process, opts.IO, run, cr.afterStart)
+	if err == nil && !run {
+		fault.Point(fault.CreateCreated)
+	}
 	if err != nil || (run && !opts.IO.Detach) {
 		sr.undo() // a foreground run is over: remove it as runc does
 	}
@@ -155,7 +159,7 @@ func (cr *creation) createContainer() error {
 			return verifyBinds(st.InitProcessPid, vs.binds())
 		})
 		if vs.block != nil {
-			cr.afterStart = append(cr.afterStart, func() error { return releaseBlockRoot(vs.block, vs.rootfs) })
+			cr.afterStart = append(cr.afterStart, func() error { return cr.r.releaseBlockRoot(cr.opts.ID, vs.block, vs.rootfs) })
 		}
 	}
 	return nil
@@ -168,7 +172,7 @@ func (cr *creation) destroy() {
 		cr.r.Log.WithError(err).Warn("destroy container")
 	}
 	if cr.meta != nil {
-		if err := cr.r.removeVM(cr.opts.ID, cr.c); err != nil {
+		if err := cr.r.removeVM(cr.opts.ID); err != nil {
 			cr.r.Log.WithError(err).Warn("remove vm")
 		}
 	}

@@ -85,7 +85,7 @@ func (r *Runtime) claimVMDir(id string) (*os.File, error) {
 		if !errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("vm folder %s: %w", dir, err)
 		}
-		if err := r.removeStaleVMDir(id); err != nil {
+		if err := r.removeStaleVMDir(id, false); err != nil {
 			return nil, err
 		}
 	}
@@ -108,7 +108,7 @@ func sweepClaims(parent string) {
 
 // removeStaleVMDir removes the VM folder of id when no create holds it and
 // no container of that id exists; otherwise it says which.
-func (r *Runtime) removeStaleVMDir(id string) error {
+func (r *Runtime) removeStaleVMDir(id string, force bool) error {
 	f, err := lockDir(r.vmDir(id), unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -123,10 +123,22 @@ func (r *Runtime) removeStaleVMDir(id string) error {
 	if _, err := libcontainer.Load(r.Root, id); err == nil {
 		return fmt.Errorf("container %q: %w", id, libcontainer.ErrExist)
 	}
-	r.Log.WithField("id", id).Warn("removing the vm folder a failed create left")
+	log := r.Log.WithField("id", id)
+	log.Warn("removing the vm folder a failed create or delete left")
+	h, err := r.readRecord(id)
+	if err == nil {
+		err = r.removeRecorded(id, h)
+	}
+	if err != nil && !force {
+		return fmt.Errorf("container %q: remove what its host record lists: %w (delete --force removes the folder anyway)", id, err)
+	}
+	if err != nil {
+		log.WithError(err).Warn("delete --force: removing the vm folder although its host objects could not all be removed")
+	}
 	if err := os.RemoveAll(r.vmDir(id)); err != nil {
 		return fmt.Errorf("remove stale vm folder of %q: %w", id, err)
 	}
+	_ = os.Remove(filepath.Dir(r.vmDir(id))) // the shared parent goes with the last one
 	return nil
 }
 

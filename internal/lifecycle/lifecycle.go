@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/launcher"
 )
 
@@ -47,10 +49,12 @@ func (r *Runtime) exec(c *libcontainer.Container) error {
 		}
 		tr.Mark("network-ready")
 		r.logVMMArgv(c.ID())
+		fault.Point(fault.StartNetworkWritten)
 	}
 	if err := c.Exec(); err != nil {
 		return fmt.Errorf("start container %q: %w", c.ID(), err)
 	}
+	fault.Point(fault.StartReleased)
 	tr.Mark("started")
 	return nil
 }
@@ -103,11 +107,11 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if errors.Is(err, libcontainer.ErrNotExist) {
 		// A create that died half-way may have left a VM folder; one that
 		// is still running holds it, and keeps it.
-		if serr := r.removeStaleVMDir(id); serr != nil {
+		if serr := r.removeStaleVMDir(id, force); serr != nil {
 			return serr
 		}
 		if force {
-			return nil
+			return r.removeOrphanState(id)
 		}
 		return err
 	}
@@ -132,19 +136,22 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err != nil {
 		return fmt.Errorf("delete container %q: %w", id, err)
 	}
-	return r.removeVM(id, c)
+	fault.Point(fault.DeleteKilled)
+	return r.removeVM(id)
 }
 
-// removeVM undoes what start and create set up for a unikernel container.
-func (r *Runtime) removeVM(id string, c *libcontainer.Container) error {
-	err := r.teardownNetwork(id, c)
-	if p, perr := r.readPlan(id); perr == nil && p.RootDisk != "" {
-		err = errors.Join(err, restoreLoop(p.RootDisk))
+// removeVM undoes what start and create set up for a unikernel container,
+// from its host record (nothing for a plain container).
+func (r *Runtime) removeVM(id string) error {
+	h, err := r.readRecord(id)
+	if err == nil {
+		err = r.removeRecorded(id, h)
 	}
-	r.removeVMDir(id)
 	if err != nil {
+		// The folder stays, with the record: a later delete --force retries.
 		return fmt.Errorf("delete container %q: %w", id, err)
 	}
+	r.removeVMDir(id)
 	return nil
 }
 
@@ -187,6 +194,21 @@ func (r *Runtime) withContainer(id string, f func(*libcontainer.Container) error
 	}
 	if err := f(c); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
+	}
+	return nil
+}
+
+// removeOrphanState removes the state folder libcontainer made for id
+// when it holds no state: a create killed between libcontainer's Create and
+// the init's start leaves one, which no Load finds and which would make the
+// id's next create fail.
+func (r *Runtime) removeOrphanState(id string) error {
+	dir := filepath.Join(r.Root, id)
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); !errors.Is(err, os.ErrNotExist) {
+		return nil // a state (Load failed otherwise), or no folder to look into
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove the empty state folder of %q: %w", id, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/guest"
 	"github.com/urunc-runtime/urunc/internal/initrd"
 	"github.com/urunc-runtime/urunc/internal/unikernel"
@@ -186,6 +187,9 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 	proc := *s.Process
 	proc.Args = []string{monitorSelf, "launch", monitorShare}
 	proc.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}
+	if v, ok := os.LookupEnv(fault.Env); ok && fault.Enabled {
+		proc.Env = append(proc.Env, fault.Env+"="+v) // the launcher's phase, in test builds
+	}
 	proc.Cwd = "/"
 	// The VMM never gains privileges, and keeps of the client's
 	// capabilities only those it uses (vmmCapabilities).

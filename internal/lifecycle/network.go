@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/launcher"
 	"github.com/urunc-runtime/urunc/internal/network"
 )
@@ -29,10 +30,16 @@ func (r *Runtime) setupNetwork(id string, c *libcontainer.Container) error {
 	if err != nil {
 		return err
 	}
+	cfg := c.Config()
+	netns := cfg.Namespaces.PathOf(configs.NEWNET)
 	conf, _ := os.ReadFile(filepath.Join("/proc", fmt.Sprint(st.InitProcessPid), "root/etc/resolv.conf"))
 	var found *launcher.Network
-	err = network.InProcessNamespace(st.InitProcessPid, func() error {
-		found, err = attachTap(id, int(plan.GuestSpec.UID), int(plan.GuestSpec.GID))
+	same := func() error { return sameProcess(st.InitProcessPid, st.InitProcessStartTime) }
+	err = network.InProcessNamespaceOf(st.InitProcessPid, same, func() error {
+		record := func(w network.Wiring) error {
+			return r.updateRecord(id, func(h *hostRecord) { h.NetNS, h.Wiring = netns, &w })
+		}
+		found, err = attachTap(id, int(plan.GuestSpec.UID), int(plan.GuestSpec.GID), record)
 		if err != nil || found == nil {
 			return err
 		}
@@ -45,10 +52,21 @@ func (r *Runtime) setupNetwork(id string, c *libcontainer.Container) error {
 	if err != nil {
 		return fmt.Errorf("network: %w", err)
 	}
+	fault.Point(fault.StartNetworkWired)
 	if found == nil {
 		return nil
 	}
 	return writeVMFile(filepath.Join(r.vmDir(id), shareDir, launcher.NetworkFile), found, plan.GuestSpec)
+}
+
+// sameProcess checks that pid is still the process that started at
+// startTime (libcontainer's record of the init), not a reused pid.
+func sameProcess(pid int, startTime uint64) error {
+	p, err := processID(pid)
+	if err != nil || p.StartTime != startTime {
+		return fmt.Errorf("the container's init %d is gone (its pid may have been reused)", pid)
+	}
+	return nil
 }
 
 // ErrHostNetwork is returned at create for a unikernel container that would
@@ -108,14 +126,28 @@ func checkGuestNetwork(plan launcher.Plan, n *launcher.Network) error {
 }
 
 // attachTap wires a tap to the interface of the current network namespace.
-func attachTap(id string, uid, gid int) (*launcher.Network, error) {
+// record gets the wiring before Setup makes it (the ingress qdisc counted
+// as urunc's only when the interface has none yet) and again once made.
+func attachTap(id string, uid, gid int, record func(network.Wiring) error) (*launcher.Network, error) {
 	ifc, err := network.Discover("")
 	if err != nil || ifc == nil {
 		return nil, err
 	}
-	w, err := network.Setup(ifc, network.TapName(id), uid, gid)
+	had, err := network.HasIngress(ifc.Name)
 	if err != nil {
 		return nil, err
+	}
+	tap := network.TapName(id)
+	if err := record(network.Wiring{Interface: ifc.Name, Tap: tap, IngressQdisc: !had}); err != nil {
+		return nil, err
+	}
+	fault.Point(fault.StartNetworkRecorded)
+	w, err := network.Setup(ifc, tap, uid, gid)
+	if err != nil {
+		return nil, err
+	}
+	if err := record(w); err != nil {
+		return nil, errors.Join(err, network.Teardown(w))
 	}
 	n := describeNetwork(ifc, w.Tap)
 	n.IngressQdisc = w.IngressQdisc
@@ -144,27 +176,6 @@ func describeNetwork(ifc *network.Interface, tap string) *launcher.Network {
 		}
 	}
 	return n
-}
-
-// teardownNetwork removes the tap and the redirect from a network namespace
-// that outlives the container (a pod's, given by path in the spec). A
-// namespace the container owned alone is gone with its last process, and
-// the tap with it.
-func (r *Runtime) teardownNetwork(id string, c *libcontainer.Container) error {
-	n, err := launcher.ReadNetwork(filepath.Join(r.vmDir(id), shareDir))
-	if err != nil || n == nil {
-		return err
-	}
-	cfg := c.Config()
-	path := cfg.Namespaces.PathOf(configs.NEWNET)
-	if path == "" {
-		return nil
-	}
-	err = network.InNamespace(path, func() error { return network.Teardown(wiring(n)) })
-	if err != nil {
-		return fmt.Errorf("network teardown in %s: %w", path, err)
-	}
-	return nil
 }
 
 func (r *Runtime) readPlan(id string) (launcher.Plan, error) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/trace"
 )
 
@@ -48,6 +49,7 @@ func (sr *stepRunner) run(steps ...step) error {
 			sr.tr.Mark(s.mark)
 		}
 		sr.done = append(sr.done, s)
+		fault.Point(fault.CreateStep(s.name))
 	}
 	return nil
 }

@@ -18,11 +18,28 @@ import (
 // left locked, so Go terminates it instead of reusing it in the wrong
 // namespace.
 func InNamespace(path string, f func() error) (err error) {
+	return inNamespace(path, nil, f)
+}
+
+// InProcessNamespaceOf runs f in the network namespace of process pid,
+// see InNamespace, once same has confirmed, after the namespace was
+// opened, that pid is still the process meant: a pid alone may have been
+// reused by the time its namespace is opened.
+func InProcessNamespaceOf(pid int, same func() error, f func() error) error {
+	return inNamespace(ProcessNamespacePath(pid), same, f)
+}
+
+func inNamespace(path string, opened func() error, f func() error) (err error) {
 	target, err := netns.GetFromPath(path)
 	if err != nil {
 		return fmt.Errorf("open netns %q: %w", path, err)
 	}
 	defer target.Close()
+	if opened != nil {
+		if err := opened(); err != nil {
+			return fmt.Errorf("netns %q: %w", path, err)
+		}
+	}
 
 	runtime.LockOSThread()
 	orig, err := netns.Get()

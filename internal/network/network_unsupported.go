@@ -18,3 +18,9 @@ func InNamespace(path string, f func() error) error { return ErrNotSupported }
 
 // InProcessNamespace is not supported off Linux.
 func InProcessNamespace(pid int, f func() error) error { return ErrNotSupported }
+
+// InProcessNamespaceOf is not supported off Linux.
+func InProcessNamespaceOf(pid int, same func() error, f func() error) error { return ErrNotSupported }
+
+// HasIngress is not supported off Linux.
+func HasIngress(name string) (bool, error) { return false, ErrNotSupported }

@@ -333,6 +333,25 @@ func deleteEmptyIngress(link netlink.Link) error {
 	return nil
 }
 
+// HasIngress reports whether the interface called name has an ingress
+// qdisc: one that exists before Setup is not urunc's.
+func HasIngress(name string) (bool, error) {
+	link, err := linkByName(name)
+	if err != nil || link == nil {
+		return false, err
+	}
+	qdiscs, err := netlink.QdiscList(link)
+	if err != nil {
+		return false, fmt.Errorf("list qdiscs of %q: %w", name, err)
+	}
+	for _, q := range qdiscs {
+		if _, ok := q.(*netlink.Ingress); ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // linkByName returns the link, or nil without error when it does not exist.
 func linkByName(name string) (netlink.Link, error) {
 	link, err := netlink.LinkByName(name)
