@@ -65,66 +65,19 @@ func applyResources(to *cgroups.Resources, res *specs.LinuxResources) (ignored [
 	if res == nil {
 		return nil
 	}
-	if m := res.Memory; m != nil {
-		setInt(&to.Memory, m.Limit)
-		setInt(&to.MemoryReservation, m.Reservation)
-		setInt(&to.MemorySwap, m.Swap)
-		if m.Limit != nil && *m.Limit == -1 && m.Swap == nil {
-			to.MemorySwap = -1 // no limit: swap cannot stay below it
-		}
-		if m.CheckBeforeUpdate != nil {
-			to.MemoryCheckBeforeUpdate = *m.CheckBeforeUpdate
-		}
-		//lint:ignore SA1019 deprecated fields, still sent by old clients: named as ignored, never applied
-		if m.Kernel != nil || m.KernelTCP != nil {
-			ignored = append(ignored, "memory.kernel")
-		}
-		if m.Swappiness != nil {
-			ignored = append(ignored, "memory.swappiness")
-		}
-	}
-	if cpu := res.CPU; cpu != nil {
-		if cpu.Shares != nil {
-			to.CpuShares = *cpu.Shares
-			to.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(*cpu.Shares)
-		}
-		setInt(&to.CpuQuota, cpu.Quota)
-		setUint(&to.CpuPeriod, cpu.Period)
-		setInt(&to.CpuRtRuntime, cpu.RealtimeRuntime)
-		setUint(&to.CpuRtPeriod, cpu.RealtimePeriod)
-		if cpu.Burst != nil {
-			to.CpuBurst = cpu.Burst
-		}
-		if cpu.Idle != nil {
-			to.CPUIdle = cpu.Idle
-		}
-		if cpu.Cpus != "" {
-			to.CpusetCpus = cpu.Cpus
-		}
-		if cpu.Mems != "" {
-			to.CpusetMems = cpu.Mems
-		}
-	}
+	ignored = append(ignored, applyMemory(to, res.Memory)...)
+	applyCPU(to, res.CPU)
 	if p := res.Pids; p != nil && p.Limit != nil {
 		to.PidsLimit = p.Limit
 	}
-	if b := res.BlockIO; b != nil {
-		if b.Weight != nil {
-			to.BlkioWeight = *b.Weight
+	ignored = append(ignored, applyBlockIO(to, res.BlockIO)...)
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"hugepageLimits", len(res.HugepageLimits) > 0}, {"rdma", len(res.Rdma) > 0}, {"network", res.Network != nil}} {
+		if f.set {
+			ignored = append(ignored, f.name)
 		}
-		if b.LeafWeight != nil || len(b.WeightDevice)+len(b.ThrottleReadBpsDevice)+len(b.ThrottleWriteBpsDevice)+
-			len(b.ThrottleReadIOPSDevice)+len(b.ThrottleWriteIOPSDevice) > 0 {
-			ignored = append(ignored, "blockIO per-device limits")
-		}
-	}
-	if len(res.HugepageLimits) > 0 {
-		ignored = append(ignored, "hugepageLimits")
-	}
-	if len(res.Rdma) > 0 {
-		ignored = append(ignored, "rdma")
-	}
-	if res.Network != nil {
-		ignored = append(ignored, "network")
 	}
 	if len(res.Unified) > 0 {
 		if to.Unified == nil {
@@ -136,6 +89,69 @@ func applyResources(to *cgroups.Resources, res *specs.LinuxResources) (ignored [
 	}
 	if len(res.Devices) > 0 {
 		ignored = append(ignored, "devices")
+	}
+	return ignored
+}
+
+func applyMemory(to *cgroups.Resources, m *specs.LinuxMemory) (ignored []string) {
+	if m == nil {
+		return nil
+	}
+	setInt(&to.Memory, m.Limit)
+	setInt(&to.MemoryReservation, m.Reservation)
+	setInt(&to.MemorySwap, m.Swap)
+	if m.Limit != nil && *m.Limit == -1 && m.Swap == nil {
+		to.MemorySwap = -1 // no limit: swap cannot stay below it
+	}
+	if m.CheckBeforeUpdate != nil {
+		to.MemoryCheckBeforeUpdate = *m.CheckBeforeUpdate
+	}
+	//lint:ignore SA1019 deprecated fields, still sent by old clients: named as ignored, never applied
+	if m.Kernel != nil || m.KernelTCP != nil {
+		ignored = append(ignored, "memory.kernel")
+	}
+	if m.Swappiness != nil {
+		ignored = append(ignored, "memory.swappiness")
+	}
+	return ignored
+}
+
+func applyCPU(to *cgroups.Resources, cpu *specs.LinuxCPU) {
+	if cpu == nil {
+		return
+	}
+	if cpu.Shares != nil {
+		to.CpuShares = *cpu.Shares
+		to.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(*cpu.Shares)
+	}
+	setInt(&to.CpuQuota, cpu.Quota)
+	setUint(&to.CpuPeriod, cpu.Period)
+	setInt(&to.CpuRtRuntime, cpu.RealtimeRuntime)
+	setUint(&to.CpuRtPeriod, cpu.RealtimePeriod)
+	if cpu.Burst != nil {
+		to.CpuBurst = cpu.Burst
+	}
+	if cpu.Idle != nil {
+		to.CPUIdle = cpu.Idle
+	}
+	if cpu.Cpus != "" {
+		to.CpusetCpus = cpu.Cpus
+	}
+	if cpu.Mems != "" {
+		to.CpusetMems = cpu.Mems
+	}
+}
+
+func applyBlockIO(to *cgroups.Resources, b *specs.LinuxBlockIO) (ignored []string) {
+	if b == nil {
+		return nil
+	}
+	if b.Weight != nil {
+		to.BlkioWeight = *b.Weight
+	}
+	if b.LeafWeight != nil || len(b.WeightDevice)+len(b.ThrottleReadBpsDevice)+len(b.ThrottleWriteBpsDevice)+
+		len(b.ThrottleReadIOPSDevice)+len(b.ThrottleWriteIOPSDevice) > 0 {
+		ignored = append(ignored, "blockIO per-device limits")
 	}
 	return ignored
 }
