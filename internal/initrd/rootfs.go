@@ -1,6 +1,7 @@
 package initrd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -140,8 +141,13 @@ func (rw *rootfsWriter) writeFile(hdr *cpio.Header) error {
 		return err
 	}
 	n, err := io.CopyN(rw.cw, f, hdr.Size)
+	if errors.Is(err, io.EOF) {
+		// CopyN's EOF is the file's: it shrank after it was stat'ed.
+		return fmt.Errorf("copy %d bytes (file changed while read?): got %d: %w", hdr.Size, n, io.ErrUnexpectedEOF)
+	}
 	if err != nil {
-		return fmt.Errorf("copy %d bytes (file changed while read?): got %d: %w", hdr.Size, n, err)
+		// A read error, or the initrd's write (a full disk): say only that.
+		return fmt.Errorf("copy %d bytes: %w", hdr.Size, err)
 	}
 	return nil
 }
