@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -44,6 +45,9 @@ func (r *Runtime) exec(c *libcontainer.Container) error {
 	tr := r.tracer(c.ID())
 	tr.Mark("start")
 	if r.isUnikernel(c.ID()) {
+		if err := r.checkVMMBinary(c); err != nil {
+			return fmt.Errorf("start container %q: %w", c.ID(), err)
+		}
 		if err := r.setupNetwork(c.ID(), c); err != nil {
 			return fmt.Errorf("start container %q: %w", c.ID(), err)
 		}
@@ -209,6 +213,26 @@ func (r *Runtime) removeOrphanState(id string) error {
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove the empty state folder of %q: %w", id, err)
+	}
+	return nil
+}
+
+// checkVMMBinary fails start, rather than the launcher after it, when the
+// VMM's executable is gone from the container's view since create (a host
+// folder's file removed; a file bound in by itself stays).
+func (r *Runtime) checkVMMBinary(c *libcontainer.Container) error {
+	p, err := r.readPlan(c.ID())
+	if err != nil {
+		return err
+	}
+	st, err := c.State()
+	if err != nil {
+		return fmt.Errorf("container state: %w", err)
+	}
+	inside := filepath.Join("/proc", strconv.Itoa(st.InitProcessPid), "root", p.Spec.Binary)
+	if _, err := os.Stat(inside); err != nil {
+		return fmt.Errorf("hypervisor %s: binary %q is gone (reinstall it, or set [%s] binary in %s): %w",
+			p.VMM, p.Spec.Binary, p.VMM, r.Config.Path, err)
 	}
 	return nil
 }
