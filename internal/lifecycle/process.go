@@ -13,15 +13,19 @@ import (
 
 // newProcess converts an OCI process to a libcontainer one. Fields the
 // container config already carries (capabilities, no-new-privileges, ...)
-// are set only for exec, where they may differ from the init's.
+// are set only for exec, where they may differ from the init's. The
+// AppArmor profile is set for both: specconv leaves it out of the container
+// config (runc sets it on the init process, as here), so without it the
+// init would run unconfined whatever process.apparmorProfile says.
 func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
 	lp := &libcontainer.Process{
-		Args: p.Args,
-		Env:  p.Env,
-		UID:  int(p.User.UID),
-		GID:  int(p.User.GID),
-		Cwd:  p.Cwd,
-		Init: init,
+		Args:            p.Args,
+		Env:             p.Env,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Cwd:             p.Cwd,
+		Init:            init,
+		AppArmorProfile: p.ApparmorProfile,
 	}
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
@@ -40,7 +44,6 @@ func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
 		return lp, nil
 	}
 	lp.NoNewPrivileges = &p.NoNewPrivileges
-	lp.AppArmorProfile = p.ApparmorProfile
 	lp.Label = p.SelinuxLabel
 	if c := p.Capabilities; c != nil {
 		lp.Capabilities = &configs.Capabilities{
