@@ -14,7 +14,7 @@ TAGS     := seccomp
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc urunc-fault shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test unit e2e demo vet fuzz clean
+.PHONY: all urunc urunc-fault shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test unit e2e conformance demo vet fuzz clean
 
 all: urunc shim pack urunit hello httpd
 
@@ -49,8 +49,8 @@ httpd:
 deps:
 	./scripts/install-deps.sh
 
-# Pinned containerd, ctr, nerdctl, runc, crictl, critest, staticcheck
-# (tools/*/go.mod) under $(TOOLS);
+# Pinned containerd, ctr, nerdctl, runc, crictl, critest, staticcheck and the
+# runtime-tools validation suite (tools/*/go.mod) under $(TOOLS);
 # CNI plugins from Debian in /usr/lib/cni.
 tools:
 	./scripts/install-tools.sh $(TOOLS)
@@ -127,6 +127,13 @@ test: deps all urunc-fault kernel guest-kernel tools vet
 
 unit:
 	CGO_ENABLED=1 $(GO) test -tags $(TAGS) ./...
+
+# The OCI runtime-tools validation suite (tools/runtime-tools) against runc
+# and urunc on plain containers, as root: urunc must pass every TAP test runc
+# passes (docs/conformance.md). `make test` runs it too (TestConformance is
+# one of the end-to-end tests).
+conformance: deps all tools
+	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 10m -v -run '^TestConformance$$' ./tests/e2e/
 
 # urunc vs runc figures (docs/performance.md); results in results/<timestamp>/.
 # BENCH_FLAGS narrows it, e.g. -sections af -n-lifecycle 5 (go run ./bench -h).

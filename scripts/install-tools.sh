@@ -2,7 +2,9 @@
 # Installs the pinned client tools the end-to-end tests drive: containerd,
 # ctr and containerd-shim-runc-v2, nerdctl, runc (built with seccomp, for
 # side-by-side comparisons), crictl and critest (cri-tools), and Debian's CNI
-# plugins (in /usr/lib/cni); and staticcheck, which `make vet` runs.
+# plugins (in /usr/lib/cni); staticcheck, which `make vet` runs; and the OCI
+# runtime-tools validation suite (in DEST/runtime-tools), which
+# tests/e2e/conformance_test.go runs against runc and urunc.
 #
 #   scripts/install-tools.sh [DEST [TOOL...]]   DEST defaults to /var/cache/urunc/tools
 #
@@ -47,7 +49,7 @@ build() {
 	local dir=$repo/tools/$tool
 	[ -f "$dir/go.mod" ] && [ -f "$dir/go.sum" ] || die "tools/$tool/go.mod or go.sum missing"
 	local stamp
-	stamp="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1) $("$go" env GOVERSION) tags=$tags ldflags=$ldflags"
+	stamp="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1) $("$go" env GOVERSION) tags=$tags ldflags=$ldflags${CGO_ENABLED:+ cgo=$CGO_ENABLED}"
 	local have=1
 	for pkg in "$@"; do
 		[ -x "$dest/$(basename "$pkg")" ] || have=0
@@ -125,6 +127,16 @@ fi
 # staticcheck, run by `make vet` (the Makefile's STATICCHECK).
 if want staticcheck; then
 	build staticcheck "" "" honnef.co/go/tools/cmd/staticcheck
+fi
+
+# runtime-tools: runtimetest and one program per validation (every `tool`
+# line of its go.mod), in their own folder since their names (start, state,
+# kill, ...) would shadow nothing good in DEST. Static (CGO_ENABLED=0):
+# runtimetest is copied into the busybox container it checks.
+if want runtime-tools; then
+	mkdir -p "$dest/runtime-tools"
+	mapfile -t rtpkgs < <(cd "$repo/tools/runtime-tools" && "$go" list tool)
+	dest=$dest/runtime-tools CGO_ENABLED=0 build runtime-tools "" "" "${rtpkgs[@]}"
 fi
 
 if [ ${#only[@]} -eq 0 ]; then
