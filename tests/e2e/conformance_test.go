@@ -321,14 +321,19 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// URUNC_CONFORMANCE_PROGRAMS, a regexp, narrows the programs run.
+	only, err := regexp.Compile(os.Getenv("URUNC_CONFORMANCE_PROGRAMS"))
+	if err != nil {
+		t.Fatalf("URUNC_CONFORMANCE_PROGRAMS: %v", err)
+	}
 	var progs []string
 	for _, en := range entries {
-		if en.Type().IsRegular() && en.Name() != "runtimetest" && !strings.HasPrefix(en.Name(), ".") {
+		if en.Type().IsRegular() && en.Name() != "runtimetest" && !strings.HasPrefix(en.Name(), ".") && only.MatchString(en.Name()) {
 			progs = append(progs, filepath.Join(suite, en.Name()))
 		}
 	}
 	if len(progs) == 0 {
-		t.Skipf("no validation programs in %s: run scripts/install-tools.sh", suite)
+		t.Skipf("no validation programs in %s (matching URUNC_CONFORMANCE_PROGRAMS): run scripts/install-tools.sh", suite)
 	}
 	if testing.Short() {
 		t.Skip("-short: the suite takes minutes")
@@ -406,4 +411,19 @@ func TestConformance(t *testing.T) {
 	}
 	t.Logf("failing under both runtimes (%d):\n  %s", len(both), strings.Join(both, "\n  "))
 	t.Logf("suite run in %v", time.Since(start).Round(time.Second))
+}
+
+// parseTAP reads tap-go's output as the validation programs print it.
+func TestParseTAP(t *testing.T) {
+	out := "TAP version 13\nok 1 - has expected hostname\n  ---\n  {\n    \"actual\": \"not ok 9\"\n  }\n  ...\n" +
+		"not ok 2 - create MUST create a new container\nok 3 # SKIP no cgroup v1\nnot ok 4 # TODO later\n# a diagnostic\n1..4\n"
+	want := []tapResult{
+		{"has expected hostname", tapPass},
+		{"create MUST create a new container", tapFail},
+		{"SKIP no cgroup v1", tapSkip},
+		{"TODO later", tapTodo},
+	}
+	if got := parseTAP([]byte(out)); !slices.Equal(got, want) {
+		t.Errorf("parseTAP:\n got %+v\nwant %+v", got, want)
+	}
 }
