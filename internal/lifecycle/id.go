@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
@@ -44,6 +45,9 @@ func ValidateID(id string) error {
 // container id can start with it ("+" after ".").
 const claimPrefix = ".+claim-"
 
+// claimSweepAge is how old a claim's temporary folder must be to be swept.
+const claimSweepAge = 10 * time.Second
+
 // ErrCreating is returned when another urunc is creating the same id.
 var ErrCreating = errors.New("another urunc is creating this container")
 
@@ -75,6 +79,13 @@ func (r *Runtime) claimVMDir(id string) (*os.File, error) {
 			os.Remove(tmp)
 			return nil, err
 		}
+		// A sweeper that locked tmp before this claim did removes it and
+		// then lets go: the lock is then held on a folder already gone.
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err == nil && st.Nlink == 0 {
+			f.Close()
+			continue
+		}
 		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
 		if err == nil {
 			sweepClaims(parent)
@@ -97,6 +108,11 @@ func (r *Runtime) claimVMDir(id string) (*os.File, error) {
 func sweepClaims(parent string) {
 	stale, _ := filepath.Glob(filepath.Join(parent, claimPrefix+"*"))
 	for _, d := range stale {
+		// A claim locks its folder right after making it: leave young ones
+		// be, so that a sweep does not take one before its lock.
+		if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < claimSweepAge {
+			continue
+		}
 		f, err := lockDir(d, unix.LOCK_EX|unix.LOCK_NB)
 		if err != nil {
 			continue // a claim in progress, or gone

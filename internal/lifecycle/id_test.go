@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -170,8 +171,15 @@ func TestClaimSweepsDeadClaims(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(parent, claimPrefix+"dead"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	old := time.Now().Add(-2 * claimSweepAge) // younger claims are left be
+	if err := os.Chtimes(filepath.Join(parent, claimPrefix+"dead"), old, old); err != nil {
+		t.Fatal(err)
+	}
 	live := filepath.Join(parent, claimPrefix+"live")
 	if err := os.MkdirAll(live, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(live, old, old); err != nil {
 		t.Fatal(err)
 	}
 	held, err := lockDir(live, unix.LOCK_EX)
