@@ -14,7 +14,7 @@ TAGS     := seccomp
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc urunc-fault shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test unit e2e conformance demo vet fuzz clean
+.PHONY: all urunc urunc-fault shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test stress unit e2e conformance demo vet fuzz clean
 
 all: urunc shim pack urunit hello httpd
 
@@ -125,6 +125,19 @@ test: deps all urunc-fault kernel guest-kernel tools vet
 	else echo "== no /dev/kvm here: the run above was the one without it"; fi
 	cd deploy && URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -v ./... 2>&1 | tee -a $(CACHE)/test.log
 	@echo "== skipped tests and why:"; grep -B1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
+
+# Load: 50 create/start/kill/delete cycles at once x 5 rounds through the
+# CLI and 20 `ctr run --rm` at once x 3 rounds through containerd, Linux
+# guests and plain containers mixed, every status checked and the host
+# checked for leaks after each round (tests/e2e/stress_test.go). `make test`
+# runs the same tests with small counts (6x2 and 4x2).
+STRESS_CLI ?= 50x5
+STRESS_CTR ?= 20x3
+stress: deps all kernel guest-kernel tools
+	@mkdir -p $(CACHE)
+	$(TEST_ENV) URUNC_STRESS_CLI=$(STRESS_CLI) URUNC_STRESS_CTR=$(STRESS_CTR) $(GO) test -tags $(TAGS) -count=1 -timeout 60m -v \
+		-run '^TestStress' ./tests/e2e/ 2>&1 | tee $(CACHE)/stress.log
+	@grep -E 'stress (CLI|ctr) (round|total)' $(CACHE)/stress.log
 
 unit:
 	CGO_ENABLED=1 $(GO) test -tags $(TAGS) ./...
