@@ -130,7 +130,7 @@ test: deps all urunc-fault kernel guest-kernel tools vet
 # CLI and 20 `ctr run --rm` at once x 3 rounds through containerd, Linux
 # guests and plain containers mixed, every status checked and the host
 # checked for leaks after each round (tests/e2e/stress_test.go). `make test`
-# runs the same tests with small counts (6x2 and 4x2).
+# runs the same tests with small counts (10x2 and 6x2).
 STRESS_CLI ?= 50x5
 STRESS_CTR ?= 20x3
 stress: deps all kernel guest-kernel tools

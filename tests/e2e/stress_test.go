@@ -6,8 +6,8 @@ package e2e
 //
 // The counts come from the environment as <containers>x<rounds>:
 //
-//	URUNC_STRESS_CLI  create/start/kill/delete cycles through urunc (default 6x2)
-//	URUNC_STRESS_CTR  `ctr run --rm` through containerd (default 4x2)
+//	URUNC_STRESS_CLI  create/start/kill/delete cycles through urunc (default 10x2)
+//	URUNC_STRESS_CTR  `ctr run --rm` through containerd (default 6x2)
 //
 // `make test` runs the small defaults; `make stress` the full counts
 // (50x5 and 20x3). "0" skips a test. URUNC_STRESS_KERNEL picks the guests'
@@ -200,7 +200,7 @@ const stressPlainScript = `trap 'echo plain: got TERM; exit 143' TERM; echo plai
 // odd slots plain busybox containers; SIGTERM and SIGKILL alternate. All
 // containers of a round are running together before any is killed.
 func TestStressCLI(t *testing.T) {
-	n, rounds := stressCounts(t, "URUNC_STRESS_CLI", "6x2")
+	n, rounds := stressCounts(t, "URUNC_STRESS_CLI", "10x2")
 	e := setup(t, true)
 	stressKernel(t, e)
 	r := e.runtime(t)
@@ -536,7 +536,7 @@ func cgroupsNamed(s string) []string {
 // and containerd, the shims and the host checked for leftovers after each
 // round.
 func TestStressCtr(t *testing.T) {
-	n, rounds := stressCounts(t, "URUNC_STRESS_CTR", "4x2")
+	n, rounds := stressCounts(t, "URUNC_STRESS_CTR", "6x2")
 	e, d := uruncCtrd(t)
 	stressKernel(t, e)
 	busybox := ctrdImportBusybox(t, d)
