@@ -174,6 +174,14 @@ func waitLine(path, want string, d time.Duration) error {
 	}
 }
 
+// headTail keeps the start of s (where a Go crash says why) and its end.
+func headTail(s string, head, tail int) string {
+	if len(s) <= head+tail {
+		return s
+	}
+	return s[:head] + fmt.Sprintf("\n[... %d bytes ...]\n", len(s)-head-tail) + s[len(s)-tail:]
+}
+
 func tailString(s string, n int) string {
 	if len(s) > n {
 		return "..." + s[len(s)-n:]
@@ -567,8 +575,8 @@ func TestStressCtr(t *testing.T) {
 				out, errs, code, err := execTimeout(stressCommand, append(os.Environ(), "PATH="+d.path()), filepath.Join(d.tools, "ctr"), args...)
 				st.took("run", time.Since(t0))
 				if err != nil || code != wantCode || !strings.Contains(out, wantOut) {
-					st.fail(id, "ctr run --rm: exit %d (%v), stdout %q, stderr %q; want exit %d and %q",
-						code, err, tailString(out, 300), tailString(errs, 300), wantCode, wantOut)
+					st.fail(id, "ctr run --rm: exit %d (%v); want exit %d and %q\nstdout:\n%s\nstderr:\n%s",
+						code, err, wantCode, wantOut, headTail(out, 4000, 1500), headTail(errs, 2000, 1000))
 				}
 			}(i)
 		}
