@@ -203,10 +203,7 @@ func TestExhaustion(t *testing.T) {
 		fi, _ := os.Stat(out)
 		t.Logf("stopped %v after SIGTERM; console %d bytes", time.Since(start), fi.Size())
 		r.ok("delete", id)
-		consoleHas(t, out, "flood line 0 ", "the flood")
-		noVMFolder(t, r.root, id)
-		tn.assertNothingOfOurs("a flooding guest's kill and delete")
-		r.assertClean()
+		r.assertLeftNothing(tn, out, id, "flood line 0 ", "a flooding guest's kill and delete")
 	})
 
 	// The state root is a full tmpfs: the initrd does not fit. create

@@ -57,10 +57,7 @@ func TestOutsideKill(t *testing.T) {
 		}
 		r.waitStatus(id, "stopped", 10*time.Second)
 		r.ok("delete", id)
-		consoleHas(t, out, "hello from guest", "SIGKILL of the VMM")
-		noVMFolder(t, r.root, id)
-		tn.assertNothingOfOurs("SIGKILL of the VMM and delete")
-		r.assertClean()
+		r.assertLeftNothing(tn, out, id, "hello from guest", "SIGKILL of the VMM and delete")
 	})
 
 	// The stop watcher `kill SIGTERM` started dies: the guest (which
@@ -89,10 +86,7 @@ func TestOutsideKill(t *testing.T) {
 		r.ok("kill", id, "KILL")
 		r.waitStatus(id, "stopped", 10*time.Second)
 		r.ok("delete", id)
-		consoleHas(t, out, "hello from guest", "SIGKILL of the stop watcher")
-		noVMFolder(t, r.root, id)
-		tn.assertNothingOfOurs("SIGKILL of the stop watcher, kill KILL and delete")
-		r.assertClean()
+		r.assertLeftNothing(tn, out, id, "hello from guest", "SIGKILL of the stop watcher, kill KILL and delete")
 	})
 
 	// runc's behaviour, the reference for the next case: a SIGKILLed
@@ -172,10 +166,7 @@ func TestOutsideKill(t *testing.T) {
 			t.Errorf("state pid %d runs %q, want the VMM alive", s.Pid, exe)
 		}
 		r.ok("delete", "--force", id)
-		consoleHas(t, out, "hello from guest", "SIGKILL of `urunc run`")
-		noVMFolder(t, r.root, id)
-		tn.assertNothingOfOurs("SIGKILL of `urunc run` and delete --force")
-		r.assertClean()
+		r.assertLeftNothing(tn, out, id, "hello from guest", "SIGKILL of `urunc run` and delete --force")
 	})
 }
 
@@ -348,4 +339,15 @@ func (d *ctrdDaemon) assertNoMount(t *testing.T, id string) {
 			t.Errorf("mount of task %s left: %s", id, line)
 		}
 	}
+}
+
+// assertLeftNothing checks, once container id is deleted, that its console
+// (out) kept the line want, and that no VM folder, tap, qdisc, filter,
+// state, mount or process of it is left; after says what was done.
+func (r *runtime) assertLeftNothing(tn *testNet, out, id, want, after string) {
+	r.t.Helper()
+	consoleHas(r.t, out, want, after)
+	noVMFolder(r.t, r.root, id)
+	tn.assertNothingOfOurs(after)
+	r.assertClean()
 }
