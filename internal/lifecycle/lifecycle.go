@@ -15,6 +15,7 @@ import (
 
 	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/planner"
 )
 
 // Start runs the user process of a created container.
@@ -82,7 +83,7 @@ func (r *Runtime) logVMMArgv(id string) {
 		log.WithError(err).Debug("VMM argv")
 		return
 	}
-	log.WithField("file", filepath.Join(r.vmDir(id), runDir, launcher.ArgvFile)).Debugf("VMM argv: %s", data)
+	log.WithField("file", filepath.Join(r.vmDir(id), planner.RunDir, launcher.ArgvFile)).Debugf("VMM argv: %s", data)
 }
 
 // Kill sends sig to the container's init; for a unikernel that is the VMM.

@@ -15,6 +15,7 @@ import (
 	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/guest"
 	"github.com/urunc-runtime/urunc/internal/initrd"
+	"github.com/urunc-runtime/urunc/internal/planner"
 	"github.com/urunc-runtime/urunc/internal/unikernel"
 	"github.com/urunc-runtime/urunc/internal/urunit"
 )
@@ -30,14 +31,14 @@ func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 	vs.dir = r.vmDir(id) // claimed by create, 0700
 	// The VMM, maybe not root, walks these inside its container; nothing
 	// in them is readable by others (the plan and initrd are its own).
-	for _, d := range []string{"rootfs", shareDir, runDir} {
+	for _, d := range []string{"rootfs", shareDir, planner.RunDir} {
 		if err := os.Mkdir(filepath.Join(vs.dir, d), 0o711); err != nil {
 			return fmt.Errorf("create vm folder: %w", err)
 		}
 	}
 	// The VMM runs as the container's user and creates its sockets here.
 	uid, gid := int(vs.plan.GuestSpec.UID), int(vs.plan.GuestSpec.GID)
-	if err := os.Chown(filepath.Join(vs.dir, runDir), uid, gid); err != nil {
+	if err := os.Chown(filepath.Join(vs.dir, planner.RunDir), uid, gid); err != nil {
 		return fmt.Errorf("create vm folder: %w", err)
 	}
 	if err := mirrorHostLinks(filepath.Join(vs.dir, "rootfs")); err != nil {
@@ -185,7 +186,7 @@ func monitorSpec(s *specs.Spec, vs *vmSetup, self string) (*specs.Spec, error) {
 	out := *s
 	out.Root = &specs.Root{Path: filepath.Join(vs.dir, "rootfs"), Readonly: true}
 	proc := *s.Process
-	proc.Args = []string{monitorSelf, "launch", monitorShare}
+	proc.Args = []string{planner.MonitorSelf, "launch", planner.MonitorShare}
 	proc.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}
 	if v, ok := os.LookupEnv(fault.Env); ok && fault.Enabled {
 		proc.Env = append(proc.Env, fault.Env+"="+v) // the launcher's phase, in test builds
@@ -269,26 +270,26 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 		ms = append(ms, roBind(bin, bin))
 	}
 	ms = append(ms,
-		roBind(self, monitorSelf),
-		roBind(filepath.Join(vs.dir, shareDir), monitorShare),
-		specs.Mount{Source: filepath.Join(vs.dir, runDir), Destination: monitorRun, Type: "bind",
+		roBind(self, planner.MonitorSelf),
+		roBind(filepath.Join(vs.dir, shareDir), planner.MonitorShare),
+		specs.Mount{Source: filepath.Join(vs.dir, planner.RunDir), Destination: planner.MonitorRun, Type: "bind",
 			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}},
-		roBind(vs.kernelPath(), monitorKernel),
+		roBind(vs.kernelPath(), planner.MonitorKernel),
 	)
 	if vs.initrd != "" {
-		ms = append(ms, roBind(vs.initrd, monitorInitrd))
+		ms = append(ms, roBind(vs.initrd, planner.MonitorInitrd))
 	}
 	if vs.meta.MountRootfs {
-		ms = append(ms, specs.Mount{Source: vs.rootfs, Destination: monitorRootfs, Type: "bind",
+		ms = append(ms, specs.Mount{Source: vs.rootfs, Destination: planner.MonitorRootfs, Type: "bind",
 			Options: []string{"rbind", "rw", "nosuid", "nodev"}})
 	}
 	if vs.meta.BlockPath != "" {
 		// The guest may write to its block image, as it would to a disk.
-		ms = append(ms, specs.Mount{Source: vs.meta.BlockPath, Destination: monitorBlock, Type: "bind",
+		ms = append(ms, specs.Mount{Source: vs.meta.BlockPath, Destination: planner.MonitorBlock, Type: "bind",
 			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	if vs.trace != "" {
-		ms = append(ms, specs.Mount{Source: vs.trace, Destination: monitorTrace, Type: "bind",
+		ms = append(ms, specs.Mount{Source: vs.trace, Destination: planner.MonitorTrace, Type: "bind",
 			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	return ms

@@ -15,19 +15,8 @@ import (
 )
 
 // Paths inside the monitor root, as the launcher and the VMM see them.
-const (
-	monitorDir    = planner.MonitorDir
-	monitorSelf   = planner.MonitorSelf
-	monitorShare  = planner.MonitorShare
-	monitorKernel = planner.MonitorKernel
-	monitorInitrd = planner.MonitorInitrd
-	monitorBlock  = planner.MonitorBlock
-	monitorRootfs = planner.MonitorRootfs
-	monitorRun    = planner.MonitorRun
-	runDir        = planner.RunDir
-	controlSocket = planner.ControlSocket
-	shareDir      = "share" // in the VM folder: plan and network for the launcher
-)
+// shareDir, in the VM folder, holds the plan and network for the launcher.
+const shareDir = "share"
 
 // Annotations urunc adds to the container's state so users can see how the
 // VM was set up.
@@ -44,7 +33,7 @@ type vmSetup struct {
 	meta   *unikernel.Config
 	files  *vettedFiles // meta's files, opened where they were resolved
 	plan   launcher.Plan
-	initrd string     // host path bound at monitorInitrd, "" for none
+	initrd string     // host path bound at planner.MonitorInitrd, "" for none
 	dir    string     // the container's VM folder
 	rootfs string     // host path of the image rootfs
 	trace  string     // host trace file bound into the container, "" for none
@@ -61,12 +50,12 @@ type vmSetup struct {
 // binds are the image files bound into the container as they are, by
 // their path there, for verifyBinds.
 func (vs *vmSetup) binds() map[string]*os.File {
-	b := map[string]*os.File{monitorBlock: vs.files.block}
+	b := map[string]*os.File{planner.MonitorBlock: vs.files.block}
 	if vs.kernel == "" {
-		b[monitorKernel] = vs.files.kernel
+		b[planner.MonitorKernel] = vs.files.kernel
 	}
 	if vs.initrd == vs.meta.InitrdPath {
-		b[monitorInitrd] = vs.files.initrd
+		b[planner.MonitorInitrd] = vs.files.initrd
 	}
 	return b
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urunc-runtime/urunc/internal/config"
 	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/planner"
 	"github.com/urunc-runtime/urunc/internal/trace"
 )
 
@@ -33,10 +34,6 @@ type Runtime struct {
 	TracePath string
 }
 
-// monitorTrace is where the trace file appears inside a unikernel
-// container, for the launcher's own record.
-const monitorTrace = monitorDir + "/trace"
-
 func (r *Runtime) tracer(id string) *trace.Tracer { return trace.New(r.TracePath, id) }
 
 // traceMount is the trace file's path for the launcher, "" when off.
@@ -44,7 +41,7 @@ func (r *Runtime) traceMount() string {
 	if r.TracePath == "" {
 		return ""
 	}
-	return monitorTrace
+	return planner.MonitorTrace
 }
 
 // vmDirName is the folder under Root that holds urunc's per-container VM

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urunc-runtime/urunc/internal/control"
 	"github.com/urunc-runtime/urunc/internal/fault"
+	"github.com/urunc-runtime/urunc/internal/planner"
 )
 
 // stopSignals end a guest's application: urunc asks the guest to stop and
@@ -29,7 +30,7 @@ const (
 )
 
 func (r *Runtime) controlPath(id string) string {
-	return filepath.Join(r.vmDir(id), runDir, controlSocket)
+	return filepath.Join(r.vmDir(id), planner.RunDir, planner.ControlSocket)
 }
 
 // hasControl tells whether the container's guest serves a control channel

@@ -61,9 +61,3 @@ func inNamespace(path string, opened func() error, f func() error) (err error) {
 	}()
 	return f()
 }
-
-// InProcessNamespace runs f in the network namespace of process pid, see
-// InNamespace.
-func InProcessNamespace(pid int, f func() error) error {
-	return InNamespace(ProcessNamespacePath(pid), f)
-}

@@ -16,9 +16,6 @@ func Teardown(w Wiring) error { return ErrNotSupported }
 // InNamespace is not supported off Linux.
 func InNamespace(path string, f func() error) error { return ErrNotSupported }
 
-// InProcessNamespace is not supported off Linux.
-func InProcessNamespace(pid int, f func() error) error { return ErrNotSupported }
-
 // InProcessNamespaceOf is not supported off Linux.
 func InProcessNamespaceOf(pid int, same func() error, f func() error) error { return ErrNotSupported }
 

@@ -7,7 +7,6 @@ package planner
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -203,15 +202,15 @@ func (p *planning) launchPlan(vs vmm.Spec, gs guest.Spec) (launcher.Plan, error)
 	// The launcher builds the final argv at start, once the network is
 	// known; building it now with a stand-in network catches every other
 	// error here (a VMM may require a NIC the unikernel declares).
-	if _, err := launcher.Argv(plan, &PlaceholderNet); err != nil {
+	if _, err := launcher.Argv(plan, &placeholderNet); err != nil {
 		return launcher.Plan{}, err
 	}
 	return plan, nil
 }
 
-// PlaceholderNet stands for the network start will find, for checking a
+// placeholderNet stands for the network start will find, for checking a
 // plan at create.
-var PlaceholderNet = launcher.Network{Interface: "eth0", Tap: "urunc00000000", MAC: "02:00:00:00:00:01",
+var placeholderNet = launcher.Network{Interface: "eth0", Tap: "urunc00000000", MAC: "02:00:00:00:00:01",
 	IP: "192.0.2.2", PrefixLen: 24, Gateway: "192.0.2.1", MTU: 1500}
 
 // binary is VMM n's executable as found on the host; the image never
@@ -275,7 +274,7 @@ func planBlockRoot(meta *unikernel.Config, host HostFacts, needs guest.Needs, d 
 	}
 	p.Spec.Block = append([]vmm.BlockDevice{{Path: br.Device, Root: true}}, p.Spec.Block...)
 	p.GuestSpec.RootDevice, p.GuestSpec.RootFSType = "/dev/vda", br.FSType
-	if _, err := launcher.Argv(p, &PlaceholderNet); err != nil {
+	if _, err := launcher.Argv(p, &placeholderNet); err != nil {
 		return err
 	}
 	res.Plan, res.BlockRoot = p, br
@@ -323,6 +322,3 @@ func guestSpec(meta *unikernel.Config, s *specs.Spec) guest.Spec {
 		Initrd:  meta.InitrdPath != "",
 	}
 }
-
-// quoteTarget names a volume in errors.
-func quoteTarget(t string) string { return strconv.Quote(t) }

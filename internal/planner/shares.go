@@ -64,7 +64,7 @@ func IsBindMount(m specs.Mount) bool {
 func checkShares(meta *unikernel.Config, k KernelFacts, needs guest.Needs, gs *guest.Spec) error {
 	what := "the image rootfs (" + unikernel.KeyMountRootfs + ")"
 	if len(gs.Mounts) > 0 {
-		what = "volume " + quoteTarget(gs.Mounts[0].Target)
+		what = "volume " + strconv.Quote(gs.Mounts[0].Target)
 	}
 	if !needs.Shares {
 		return fmt.Errorf("%s: guest type %s cannot mount shared folders; only %s guests can (drop the mount)",
