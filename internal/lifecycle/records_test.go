@@ -43,7 +43,7 @@ func TestHostRecord(t *testing.T) {
 func TestProcID(t *testing.T) {
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
-		t.Skipf("sleep: %v", err)
+		t.Fatalf("start a process to record: %v", err)
 	}
 	p, err := processID(cmd.Process.Pid)
 	if err != nil || !p.alive() {

@@ -55,7 +55,9 @@ func TestPlanRefuses(t *testing.T) {
 			[]string{unikernel.KeyBinary, `"/kernel"`, errProbe.Error()}},
 		{"KVM-only VMM without KVM", withHost(linuxOn(vmm.CloudHypervisor), func(h *HostFacts) { h.KVM = false }),
 			[]string{"accelerator", "cloud-hypervisor", "[host] kvm_device"}},
-		{"kvm asked, none usable", withHost(linuxOn(vmm.QEMU), func(h *HostFacts) { h.KVM = false }), nil}, // auto: falls back, see below
+		// Not a refusal: with accel auto and no usable KVM, QEMU falls back
+		// to TCG and gets no KVM device (checked below).
+		{"auto without KVM falls back to tcg", withHost(linuxOn(vmm.QEMU), func(h *HostFacts) { h.KVM = false }), nil},
 		{"memory limit below the minimum", withSpec(linuxOn(vmm.QEMU), func(s *specs.Spec) {
 			limit := int64(64 << 20)
 			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}

@@ -335,9 +335,6 @@ func TestConformance(t *testing.T) {
 	if len(progs) == 0 {
 		t.Skipf("no validation programs in %s (matching URUNC_CONFORMANCE_PROGRAMS): run scripts/install-tools.sh", suite)
 	}
-	if testing.Short() {
-		t.Skip("-short: the suite takes minutes")
-	}
 
 	// The validation programs read runtimetest and rootfs-<arch>.tar.gz
 	// from their working folder.
