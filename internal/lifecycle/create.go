@@ -211,5 +211,14 @@ func (r *Runtime) removeVMDir(id string) {
 	if err := os.RemoveAll(r.vmDir(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		r.Log.WithError(err).Warnf("remove vm folder of %q", id)
 	}
-	_ = os.Remove(filepath.Dir(r.vmDir(id))) // fails while other VM folders remain
+	r.removeVMParent()
+}
+
+// removeVMParent removes the folder of the VM folders once the last is
+// gone, with the claims that creates killed before their rename left
+// (sweepClaims): nothing of urunc stays in a state root its client empties.
+func (r *Runtime) removeVMParent() {
+	parent := filepath.Join(r.Root, vmDirName)
+	sweepClaims(parent)
+	_ = os.Remove(parent) // fails while other VM folders remain
 }

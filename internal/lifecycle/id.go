@@ -154,7 +154,7 @@ func (r *Runtime) removeStaleVMDir(id string, force bool) error {
 	if err := os.RemoveAll(r.vmDir(id)); err != nil {
 		return fmt.Errorf("remove stale vm folder of %q: %w", id, err)
 	}
-	_ = os.Remove(filepath.Dir(r.vmDir(id))) // the shared parent goes with the last one
+	r.removeVMParent()
 	return nil
 }
 

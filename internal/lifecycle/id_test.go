@@ -199,3 +199,28 @@ func TestClaimSweepsDeadClaims(t *testing.T) {
 		t.Errorf("the claim in progress was swept: %v", err)
 	}
 }
+
+// A claim folder left by a create killed before its rename goes with the
+// last VM folder's removal, and so does the shared parent.
+func TestRemoveVMDirSweepsDeadClaims(t *testing.T) {
+	r := testRuntime(t)
+	f, err := r.claimVMDir("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	parent := filepath.Dir(r.vmDir("c1"))
+	dead := filepath.Join(parent, claimPrefix+"dead")
+	if err := os.Mkdir(dead, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * claimSweepAge)
+	if err := os.Chtimes(dead, old, old); err != nil {
+		t.Fatal(err)
+	}
+	r.removeVMDir("c1")
+	if _, err := os.Stat(parent); !os.IsNotExist(err) {
+		left, _ := os.ReadDir(parent)
+		t.Errorf("%s left after the last VM folder went (%d entries): %v", parent, len(left), err)
+	}
+}
