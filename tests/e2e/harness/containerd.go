@@ -60,35 +60,18 @@ type Containerd struct {
 
 // setup makes the paths absolute and fills in the defaults.
 func (c *Containerd) setup() error {
-	dir, err := absDir(c.Dir)
-	if err != nil {
+	if err := shared(&c.Dir, &c.Bin, &c.LogLevel, &c.StartTimeout, &c.StopTimeout, 30*time.Second, 10*time.Second); err != nil {
 		return err
 	}
-	c.Dir = dir
 	if c.Tools == "" {
 		c.Tools = DefaultTools
-	}
-	if c.Tools, err = absDir(c.Tools); err != nil {
-		return err
-	}
-	if c.Bin != "" {
-		if c.Bin, err = absDir(c.Bin); err != nil {
-			return err
-		}
-	}
-	if c.LogLevel == "" {
-		c.LogLevel = "debug"
 	}
 	if c.SandboxImage == "" {
 		c.SandboxImage = DefaultSandboxImage
 	}
-	if c.StartTimeout == 0 {
-		c.StartTimeout = 30 * time.Second
-	}
-	if c.StopTimeout == 0 {
-		c.StopTimeout = 10 * time.Second
-	}
-	return nil
+	var err error
+	c.Tools, err = absDir(c.Tools)
+	return err
 }
 
 // Socket is containerd's gRPC socket.
@@ -110,8 +93,7 @@ func (c *Containerd) BridgeName() string {
 
 // alive tells whether the pid file names a running containerd of Dir.
 func (c *Containerd) alive() bool {
-	p := readPid(c.PIDFile())
-	return running(p) && ownedBy(p, c.config())
+	return pidAlive(c.PIDFile(), c.config())
 }
 
 func (c *Containerd) answers() bool {
@@ -150,12 +132,8 @@ func (c *Containerd) Start() error {
 			c.Logf.printf("warning: %s missing in %q (run make): io.containerd.urunc.v2 will not work", b, c.Bin)
 		}
 	}
-	if c.alive() && c.answers() {
-		c.Logf.printf("containerd already running (pid %d) on %s", readPid(c.PIDFile()), c.Socket())
-		return nil
-	}
-	if !c.ours() {
-		return fmt.Errorf("%s exists and is not a harness containerd folder: refusing to use it", c.Dir)
+	if up, err := reusable("containerd", c.Dir, c.PIDFile(), c.Socket(), c.alive() && c.answers(), c.ours, c.Logf); up || err != nil {
+		return err
 	}
 	if len(c.Socket())+len(".ttrpc") >= 108 {
 		return fmt.Errorf("socket path %s.ttrpc is too long for a unix socket: use a shorter folder", c.Socket())

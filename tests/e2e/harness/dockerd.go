@@ -61,16 +61,10 @@ func DockerClient() string {
 }
 
 func (d *Dockerd) setup() error {
-	dir, err := absDir(d.Dir)
-	if err != nil {
+	if err := shared(&d.Dir, &d.Bin, &d.LogLevel, &d.StartTimeout, &d.StopTimeout, 60*time.Second, 15*time.Second); err != nil {
 		return err
 	}
-	d.Dir = dir
-	if d.Bin != "" {
-		if d.Bin, err = absDir(d.Bin); err != nil {
-			return err
-		}
-	}
+	var err error
 	if d.URUNCConfig != "" {
 		if d.URUNCConfig, err = absDir(d.URUNCConfig); err != nil {
 			return err
@@ -78,15 +72,6 @@ func (d *Dockerd) setup() error {
 	}
 	if d.Client == "" {
 		d.Client = DockerClient()
-	}
-	if d.LogLevel == "" {
-		d.LogLevel = "debug"
-	}
-	if d.StartTimeout == 0 {
-		d.StartTimeout = 60 * time.Second
-	}
-	if d.StopTimeout == 0 {
-		d.StopTimeout = 15 * time.Second
 	}
 	return nil
 }
@@ -128,8 +113,7 @@ func (d *Dockerd) ours() bool {
 
 // alive tells whether the pid file names a running dockerd of Dir.
 func (d *Dockerd) alive() bool {
-	p := readPid(d.PIDFile())
-	return running(p) && ownedBy(p, d.config())
+	return pidAlive(d.PIDFile(), d.config())
 }
 
 func (d *Dockerd) docker(args ...string) (string, error) {
@@ -181,12 +165,8 @@ func (d *Dockerd) Start() error {
 	if d.Bin == "" || !executable(filepath.Join(d.Bin, "urunc")) {
 		d.Logf.printf("warning: urunc missing in %q (run make): --runtime urunc will not work", d.Bin)
 	}
-	if d.alive() && d.answers() {
-		d.Logf.printf("dockerd already running (pid %d) on %s", readPid(d.PIDFile()), d.Socket())
-		return nil
-	}
-	if !d.ours() {
-		return fmt.Errorf("%s exists and is not a harness dockerd folder: refusing to use it", d.Dir)
+	if up, err := reusable("dockerd", d.Dir, d.PIDFile(), d.Socket(), d.alive() && d.answers(), d.ours, d.Logf); up || err != nil {
+		return err
 	}
 	if len(d.Dir)+60 >= 108 {
 		return fmt.Errorf("folder %s is too long for containerd's unix sockets: use a shorter one", d.Dir)

@@ -485,3 +485,47 @@ func removable(dir, kind string, ours func() bool) (gone bool, err error) {
 	}
 	return false, nil
 }
+
+// shared makes a daemon's folders absolute and fills in the defaults both
+// daemons have: log level debug and the given timeouts.
+func shared(dir, bin, logLevel *string, start, stop *time.Duration, startDefault, stopDefault time.Duration) error {
+	var err error
+	if *dir, err = absDir(*dir); err != nil {
+		return err
+	}
+	if *bin != "" {
+		if *bin, err = absDir(*bin); err != nil {
+			return err
+		}
+	}
+	if *logLevel == "" {
+		*logLevel = "debug"
+	}
+	if *start == 0 {
+		*start = startDefault
+	}
+	if *stop == 0 {
+		*stop = stopDefault
+	}
+	return nil
+}
+
+// pidAlive tells whether pidFile names a running process whose command
+// line names config: the daemon of that folder, not a reused pid.
+func pidAlive(pidFile, config string) bool {
+	p := readPid(pidFile)
+	return running(p) && ownedBy(p, config)
+}
+
+// reusable tells Start that the daemon of kind already serves dir (up),
+// or refuses a folder the harness did not make.
+func reusable(kind, dir, pidFile, sock string, serving bool, ours func() bool, l Logf) (up bool, err error) {
+	if serving {
+		l.printf("%s already running (pid %d) on %s", kind, readPid(pidFile), sock)
+		return true, nil
+	}
+	if !ours() {
+		return false, fmt.Errorf("%s exists and is not a harness %s folder: refusing to use it", dir, kind)
+	}
+	return false, nil
+}
