@@ -10,6 +10,7 @@ require (
 	github.com/containerd/go-runc v1.2.1
 	github.com/docker/go-units v0.5.0
 	github.com/google/go-containerregistry v0.21.9
+	github.com/hashicorp/yamux v0.1.2
 	github.com/moby/sys/mountinfo v0.7.2
 	github.com/opencontainers/cgroups v0.1.0
 	github.com/opencontainers/image-spec v1.1.1

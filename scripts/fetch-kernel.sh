@@ -28,9 +28,14 @@ guest_modules=(
 	drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko drivers/virtio/virtio_mmio.ko
 	net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko
 	drivers/block/virtio_blk.ko drivers/misc/pvpanic/pvpanic.ko drivers/misc/pvpanic/pvpanic-mmio.ko
+	drivers/char/virtio_console.ko
+	net/vmw_vsock/vsock.ko net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
+	net/vmw_vsock/vmw_vsock_virtio_transport.ko
 )
 
-if [[ -s "$dest/vmlinuz" && -s "$dest/modules/order" && -z "${FORCE:-}" ]]; then
+# A cache made with a shorter module list is redone.
+if [[ -s "$dest/vmlinuz" && -s "$dest/modules/order" && -z "${FORCE:-}" ]] &&
+	grep -qx virtio_console "$dest/modules/order"; then
 	echo "fetch-kernel: $dest/vmlinuz already present, skipping"
 	exit 0
 fi

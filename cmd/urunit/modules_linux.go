@@ -18,7 +18,8 @@ import (
 // retries those that miss a symbol after the others are in.
 var guestModules = []string{
 	"virtio_ring", "virtio", "virtio_mmio", "failover", "net_failover",
-	"virtio_net", "virtio_blk", "pvpanic", "pvpanic-mmio",
+	"virtio_net", "virtio_blk", "pvpanic", "pvpanic-mmio", "virtio_console",
+	"vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport",
 }
 
 // loadModules loads the guestModules that the image ships for the running
