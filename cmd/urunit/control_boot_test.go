@@ -60,7 +60,7 @@ func controlSpec(t *testing.T, kernel, image, sock string) vmm.Spec {
 		Cmdline: "console=ttyS0 panic=-1 rdinit=" + urunit.BinaryPath + " quiet loglevel=3 reboot=t tsc_early_khz=" +
 			strconv.Itoa(hostTSCkHz(t)),
 		MemoryMiB: 256, VCPUs: 1, Accel: vmm.AccelTCG,
-		ExitDevice: true, ControlSocket: sock,
+		ExitDevice: true, AgentSocket: sock,
 	}
 }
 

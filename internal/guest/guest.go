@@ -105,7 +105,7 @@ type Boot struct {
 	// VirtioModern: the guest's virtio drivers know only virtio 1.0 PCI
 	// devices (vmm.Spec.VirtioModern).
 	VirtioModern bool
-	Control      bool // the guest serves the control channel (signals from the host)
+	Agent        bool // the guest runs urunit's agent (internal/agent)
 }
 
 // Guest turns a Spec into a Boot.

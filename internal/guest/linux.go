@@ -83,7 +83,7 @@ func (linux) Boot(s Spec) (Boot, error) {
 		return Boot{}, fmt.Errorf("linux guest: %w: %s: command line is %d bytes, the kernel reads %d",
 			ErrInvalidSpec, unikernelCmdline, len(cmdline), LinuxMaxCmdline)
 	}
-	return Boot{Cmdline: cmdline, ExitDevice: true, Control: true}, nil
+	return Boot{Cmdline: cmdline, ExitDevice: true, Agent: true}, nil
 }
 
 // unikernelCmdline names the image annotation in errors.

@@ -42,7 +42,7 @@ func TestLinuxBoot(t *testing.T) {
 			"x=1 " + base + " urunit.halt=poweroff"},
 		{"firecracker stops on the reboot", Spec{Args: []string{"/app"}, Platform: PlatformFirecracker}, base},
 	}
-	checkBoot(t, Linux, Boot{ExitDevice: true, Control: true}, cases)
+	checkBoot(t, Linux, Boot{ExitDevice: true, Agent: true}, cases)
 	if base != linuxBaseCmdline || urunit.BinaryPath != "/.urunit/urunit" {
 		t.Errorf("base cmdline %q drifted from the documented one", linuxBaseCmdline)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/urunc-runtime/urunc/internal/fault"
 	"github.com/urunc-runtime/urunc/internal/guest"
 	"github.com/urunc-runtime/urunc/internal/trace"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 	"github.com/urunc-runtime/urunc/internal/vmm"
 	"github.com/urunc-runtime/urunc/internal/vmmseccomp"
 )
@@ -28,8 +29,11 @@ type Plan struct {
 	Guest        guest.Type `json:"guest"`
 	GuestSpec    guest.Spec `json:"guestSpec"`
 	ExtraCmdline string     `json:"extraCmdline,omitempty"` // host-configured kernel parameters
-	// ControlSocket is where the VMM listens for the guest's control
-	// channel, used when the guest serves one.
+	// AgentSocket is where the VMM listens for the guest agent's channel
+	// and ControlSocket where the supervisor listens for host tools; set
+	// when the guest runs the agent and the VMM can carry it. The
+	// launcher then supervises the VMM instead of becoming it (Supervise).
+	AgentSocket   string `json:"agentSocket,omitempty"`
 	ControlSocket string `json:"controlSocket,omitempty"`
 	// RootDisk is the host block device the guest boots from, "" for none
 	// (kept so that delete can release it).
@@ -119,8 +123,13 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 		return nil, vmm.Spec{}, err
 	}
 	spec := p.Spec
+	cmdline := boot.Cmdline
+	if t := v.Describe().Agent; boot.Agent && t != "" && p.AgentSocket != "" {
+		spec.AgentSocket = p.AgentSocket
+		cmdline += " " + urunit.AgentParam + "=" + string(t)
+	}
 	// The host's [linux] kernel_args go last: trusted, they win over all.
-	spec.Cmdline = strings.TrimSpace(boot.Cmdline + " " + p.ExtraCmdline)
+	spec.Cmdline = strings.TrimSpace(cmdline + " " + p.ExtraCmdline)
 	if max := guest.NeedsOf(g).MaxCmdline; max > 0 && len(spec.Cmdline) > max {
 		// The kernel would cut the line and lose the host's parameters.
 		return nil, vmm.Spec{}, fmt.Errorf("guest %s: %w: command line with the host's kernel_args is %d bytes, the kernel reads %d",
@@ -129,10 +138,8 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 	spec.VirtioModern = boot.VirtioModern
 	if _, ok := v.(vmm.GuestChannels); ok {
 		spec.ExitDevice, spec.ExitPort, spec.ExitPortSize = boot.ExitDevice, boot.ExitPort, boot.ExitPortSize
-		if boot.Control {
-			spec.ControlSocket = p.ControlSocket
-		}
 	}
+
 	if n != nil {
 		spec.Net = &vmm.NetDevice{Tap: n.Tap, MAC: n.MAC}
 	}

@@ -22,6 +22,7 @@ func linuxPlan(v vmm.Name, format vmm.KernelFormat) Plan {
 		Guest:         guest.Linux,
 		GuestSpec:     guest.Spec{Args: []string{"/app"}},
 		ExtraCmdline:  "loglevel=7",
+		AgentSocket:   "/urunc/run/agent.sock",
 		ControlSocket: "/urunc/run/control.sock",
 	}
 }
@@ -42,7 +43,8 @@ func TestArgv(t *testing.T) {
 	}{
 		{"qemu with network and channels", linuxPlan(vmm.QEMU, vmm.FormatBzImage), testNet,
 			[]string{"ifname=urunc0a0b0c0d", "mac=02:42:0a:04:00:05", "ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1",
-				"loglevel=7", "isa-debug-exit", "control.sock"}, nil},
+				"loglevel=7", "isa-debug-exit", "path=/urunc/run/agent.sock", "name=urunc.agent",
+				"urunit.agent=virtio-serial loglevel=7"}, nil},
 		{"qemu with a dual-stack network", linuxPlan(vmm.QEMU, vmm.FormatBzImage), testNet6,
 			[]string{"ifname=urunc0a0b0c0d", "ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off:10.4.0.1 urunit.mtu=1500",
 				"urunit.ip6=fd00:4::5/64,fe80::1 urunit.dns6=fd00:4::53"}, nil},
@@ -51,8 +53,9 @@ func TestArgv(t *testing.T) {
 			[]string{"ifname=urunc0a0b0c0d", "urunit.mtu=1500 urunit.ip6=fd00:4::5/64"}, []string{"ip=", "urunit.dns6"}},
 		{"qemu without network", linuxPlan(vmm.QEMU, vmm.FormatBzImage), nil,
 			[]string{"isa-debug-exit"}, []string{"-netdev", "ip="}},
-		{"cloud-hypervisor has no exit device or control channel", linuxPlan(vmm.CloudHypervisor, vmm.FormatPVH), testNet,
-			[]string{"tap=urunc0a0b0c0d", "ip=10.4.0.5"}, []string{"isa-debug-exit", "control.sock"}},
+		{"cloud-hypervisor has no exit device, its agent channel is vsock", linuxPlan(vmm.CloudHypervisor, vmm.FormatPVH), testNet,
+			[]string{"tap=urunc0a0b0c0d", "ip=10.4.0.5", "cid=3,socket=/urunc/run/agent.sock", "urunit.agent=vsock"},
+			[]string{"isa-debug-exit", "control.sock"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,7 +30,8 @@ const (
 	MonitorTrace  = MonitorDir + "/trace"
 	RunDir        = "run" // in the VM folder: sockets the VMM creates
 	MonitorRun    = MonitorDir + "/" + RunDir
-	ControlSocket = "control.sock"
+	ControlSocket = "control.sock" // the supervisor's, for host tools (internal/control)
+	AgentSocket   = "agent.sock"   // the VMM's end of the agent channel
 	APISocket     = "api.sock"
 )
 
@@ -193,7 +194,8 @@ func (p *planning) launchPlan(vs vmm.Spec, gs guest.Spec) (launcher.Plan, error)
 	if plan.Seccomp, err = seccompMode(p.Config, p.Host, p.v.Name()); err != nil {
 		return launcher.Plan{}, err
 	}
-	if boot, err := p.g.Boot(plan.GuestSpec); err == nil && boot.Control {
+	if boot, err := p.g.Boot(plan.GuestSpec); err == nil && boot.Agent && p.v.Describe().Agent != "" {
+		plan.AgentSocket = MonitorRun + "/" + AgentSocket
 		plan.ControlSocket = MonitorRun + "/" + ControlSocket
 	}
 	if p.needs.HostKernelArgs {

@@ -21,6 +21,12 @@ const ExitPort = 0x501
 // the status is lost either way but a reboot would run the app again.
 const HaltPowerOff = "urunit.halt=poweroff"
 
+// AgentParam on the kernel command line names the transport of urunit's
+// agent channel (internal/agent): "virtio-serial" (the port named
+// agent.PortName) or "vsock" (listen on agent.VsockPort). Without it the
+// guest has no agent channel.
+const AgentParam = "urunit.agent"
+
 // Config is the application urunit runs.
 type Config struct {
 	Args []string `json:"args"`

@@ -51,6 +51,7 @@ func (cloudHypervisor) Describe() Descriptor {
 		API:               APIHTTP,
 		Platform:          "cloud-hypervisor",
 		MemoryOverheadMiB: 32,
+		Agent:             AgentVsock,
 	}
 }
 
@@ -95,6 +96,7 @@ func chKernel(f KernelFormat) error {
 func (cloudHypervisor) validatePlain(s Spec) error {
 	for _, v := range []struct{ field, val string }{
 		{"Kernel", s.Kernel}, {"Initrd", s.Initrd}, {"Cmdline", s.Cmdline}, {"APISocket", s.APISocket},
+		{"AgentSocket", s.AgentSocket},
 	} {
 		if strings.HasPrefix(v.val, "-") {
 			return invalid(v.field, "%q starts with '-', which cloud-hypervisor's parser reads as a flag", v.val)
@@ -120,6 +122,12 @@ func chValidateDevices(s Spec) error {
 		if err := chValueOK(fmt.Sprintf("Block[%d].Path", i), b.Path); err != nil {
 			return err
 		}
+	}
+	if s.AgentSocket != "" {
+		if err := chValueOK("AgentSocket", s.AgentSocket); err != nil {
+			return err
+		}
+		return validateSocketPath("AgentSocket", s.AgentSocket)
 	}
 	return nil
 }
@@ -165,6 +173,9 @@ func (c cloudHypervisor) Args(s Spec) ([]string, error) {
 		"--cpus", "boot="+strconv.Itoa(s.VCPUs))
 	if s.Net != nil {
 		args = append(args, "--net", "tap="+chValue(s.Net.Tap)+",mac="+s.Net.MAC)
+	}
+	if s.AgentSocket != "" {
+		args = append(args, "--vsock", "cid="+strconv.Itoa(AgentCID)+",socket="+chValue(s.AgentSocket))
 	}
 	if len(s.Block) > 0 {
 		args = append(args, "--disk")

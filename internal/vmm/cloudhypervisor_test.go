@@ -29,6 +29,7 @@ func TestCloudHypervisorGolden(t *testing.T) {
 			s.Block = []BlockDevice{{Path: "/dev/vdb-snap"}, {Path: "/rootfs/data.img", ReadOnly: true}}
 		},
 		"api-socket": func(s *Spec) { s.APISocket = "/run/urunc/ctr1/ch.sock" },
+		"agent":      func(s *Spec) { s.AgentSocket = "/run/urunc/ctr1/agent.sock" },
 		"paths-with-space-and-comma": func(s *Spec) {
 			s.Binary = "/opt/my ch/cloud-hypervisor"
 			s.Kernel = "/root fs/boot/vmlinuz,v1"
@@ -47,7 +48,7 @@ func TestCloudHypervisorValidate(t *testing.T) {
 		{"plain elf", func(s *Spec) { s.KernelFormat = FormatELF }, "KernelFormat", ErrNotSupported},
 		{"multiboot", func(s *Spec) { s.KernelFormat = FormatMultiboot }, "KernelFormat", ErrNotSupported},
 		{"exit device", func(s *Spec) { s.ExitDevice = true }, "ExitDevice", ErrNotSupported},
-		{"control socket", func(s *Spec) { s.ControlSocket = "/c.sock" }, "ControlSocket", ErrNotSupported},
+		{"agent socket with a quote", func(s *Spec) { s.AgentSocket = `/a"b.sock` }, "AgentSocket", ErrInvalidSpec},
 		{"quote in disk", func(s *Spec) { s.Block = []BlockDevice{{Path: `/a"b`}} }, "Block[0].Path", ErrInvalidSpec},
 		{"bracket in disk", func(s *Spec) { s.Block = []BlockDevice{{Path: "/a[1]"}} }, "Block[0].Path", ErrInvalidSpec},
 		{"trailing space", func(s *Spec) { s.Block = []BlockDevice{{Path: "/a "}} }, "Block[0].Path", ErrInvalidSpec},

@@ -86,14 +86,11 @@ func validateSocketPath(field, path string) error {
 }
 
 // rejectQEMUOnly fails for the Spec fields only QEMU wires up: the exit
-// device, the control port (a second serial port), the QMP socket and
-// vhost-net.
+// device, the QMP socket and vhost-net.
 func rejectQEMUOnly(v Name, s Spec) error {
 	switch {
 	case s.ExitDevice:
 		return unsupported(v, "ExitDevice", "no isa-debug-exit device; the guest's exit status cannot be reported")
-	case s.ControlSocket != "":
-		return unsupported(v, "ControlSocket", "no second serial port to carry the control channel")
 	case s.QMPSocket != "":
 		return unsupported(v, "QMPSocket", "QMP is QEMU's protocol")
 	case s.Net != nil && s.Net.VhostNet:

@@ -65,6 +65,7 @@ func (firecracker) Describe() Descriptor {
 		API:               APIHTTP,
 		Platform:          "firecracker",
 		MemoryOverheadMiB: 32,
+		Agent:             AgentVsock,
 	}
 }
 
@@ -98,10 +99,11 @@ func (f firecracker) Validate(s Spec) error {
 	case !filepath.IsAbs(s.RunDir):
 		return invalid("RunDir", "%q is not absolute", s.RunDir)
 	}
-	if s.APISocket != "" {
-		if err := validateSocketPath("APISocket", s.APISocket); err != nil {
-			return err
-		}
+	if err := validateSocketPath("APISocket", s.APISocket); err != nil {
+		return err
+	}
+	if err := validateSocketPath("AgentSocket", s.AgentSocket); err != nil {
+		return err
 	}
 	if err := validateFirecrackerDrives(s.Block); err != nil {
 		return err
@@ -183,6 +185,14 @@ type fcConfig struct {
 	Machine    fcMachine    `json:"machine-config"`
 	Drives     []fcDrive    `json:"drives"`
 	Network    []fcNet      `json:"network-interfaces"`
+	Vsock      *fcVsock     `json:"vsock,omitempty"`
+}
+
+// fcVsock is the hybrid vsock device: the host connects to UDSPath and
+// writes "CONNECT <port>\n" to reach a guest port.
+type fcVsock struct {
+	GuestCID uint32 `json:"guest_cid"`
+	UDSPath  string `json:"uds_path"`
 }
 
 type fcBootSource struct {
@@ -223,6 +233,9 @@ func firecrackerConfig(s Spec) fcConfig {
 	}
 	if s.Net != nil {
 		c.Network = append(c.Network, fcNet{ID: firecrackerIfaceID, Tap: s.Net.Tap, MAC: s.Net.MAC})
+	}
+	if s.AgentSocket != "" {
+		c.Vsock = &fcVsock{GuestCID: AgentCID, UDSPath: s.AgentSocket}
 	}
 	return c
 }

@@ -39,6 +39,7 @@ func TestFirecrackerGolden(t *testing.T) {
 			}
 		},
 		"api-socket": func(s *Spec) { s.APISocket = "/run/urunc/ctr1/fc.sock" },
+		"agent":      func(s *Spec) { s.AgentSocket = "/run/urunc/ctr1/agent.sock" },
 		"paths-with-space-and-comma": func(s *Spec) {
 			s.Binary = "/opt/my fc/firecracker"
 			s.Kernel = "/root fs/boot/vmlinux,v1"
@@ -64,7 +65,7 @@ func TestFirecrackerValidate(t *testing.T) {
 		{"relative rundir", func(s *Spec) { s.RunDir = "run" }, "RunDir", ErrInvalidSpec},
 		{"api socket too long", func(s *Spec) { s.APISocket = "/" + strings.Repeat("a", 107) }, "APISocket", ErrInvalidSpec},
 		{"exit device", func(s *Spec) { s.ExitDevice = true }, "ExitDevice", ErrNotSupported},
-		{"control socket", func(s *Spec) { s.ControlSocket = "/c.sock" }, "ControlSocket", ErrNotSupported},
+		{"agent socket too long", func(s *Spec) { s.AgentSocket = "/" + strings.Repeat("a", 107) }, "AgentSocket", ErrInvalidSpec},
 		{"qmp", func(s *Spec) { s.QMPSocket = "/q.sock" }, "QMPSocket", ErrNotSupported},
 		{"vhost", func(s *Spec) { s.Net = &NetDevice{Tap: "t", MAC: "02:00:00:00:00:01", VhostNet: true} }, "Net.VhostNet", ErrNotSupported},
 		{"tap too long", func(s *Spec) { s.Net = &NetDevice{Tap: strings.Repeat("t", 16), MAC: "02:00:00:00:00:01"} }, "Net.Tap", ErrInvalidSpec},

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/urunc-runtime/urunc/internal/agent"
 	"github.com/urunc-runtime/urunc/internal/urunit"
 )
 
@@ -40,10 +41,11 @@ func (qemu) Describe() Descriptor {
 		DiskSerials:       true,
 		BlockRoot:         true,
 		TCGClock:          true,
+		Agent:             AgentVirtioSerial,
 	}
 }
 
-// GuestChannels implements GuestChannels: isa-debug-exit and COM2.
+// GuestChannels implements GuestChannels: isa-debug-exit.
 func (qemu) GuestChannels() {}
 
 // Machine types and the devices tied to them.
@@ -52,12 +54,7 @@ const (
 	machinePC      = "pc"
 
 	qemuConsoleID = "con0"
-	qemuControlID = "ctl0"
-
-	// qemuControlIndex is the ISA serial index of the control port: COM2
-	// (I/O 0x2f8, IRQ 3), the guest's ttyS1. Set explicitly so that it does
-	// not depend on how many serial ports come before it.
-	qemuControlIndex = 1
+	qemuAgentID   = "agent0"
 
 	// maxSocketPath is the longest UNIX socket path QEMU can listen on
 	// (sizeof sun_path, the terminating NUL left out).
@@ -75,7 +72,7 @@ func (qemu) Validate(s Spec) error {
 		return invalid("Accel", "%q is not %q or %q (resolve %q before building argv)",
 			s.Accel, AccelKVM, AccelTCG, AccelAuto)
 	}
-	if err := validateSocketPath("ControlSocket", s.ControlSocket); err != nil {
+	if err := validateSocketPath("AgentSocket", s.AgentSocket); err != nil {
 		return err
 	}
 	if err := validateQEMUExtra(s); err != nil {
@@ -154,8 +151,8 @@ func (q qemu) Args(s Spec) ([]string, error) {
 			fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x%02x", port, size),
 			"-device", "pvpanic", "-action", "panic=exit-failure")
 	}
-	if s.ControlSocket != "" {
-		args = append(args, qemuControlArgs(s.ControlSocket)...)
+	if s.AgentSocket != "" {
+		args = append(args, qemuAgentArgs(s.AgentSocket, machine)...)
 	}
 	if s.QMPSocket != "" {
 		args = append(args, "-qmp", "unix:"+EscapeOptValue(s.QMPSocket)+",server=on,wait=off")
@@ -187,14 +184,20 @@ func qemuNetArgs(n NetDevice, machine string, modern bool) []string {
 	}
 }
 
-// qemuControlArgs adds urunit's control port: a second ISA serial port
-// whose backend listens on path. wait=off lets the VM start before anyone
-// connects; QEMU accepts one client at a time and listens again after it
-// closes.
-func qemuControlArgs(path string) []string {
+// qemuAgentArgs adds the guest agent's port: a virtio-serial port named
+// agent.PortName (on the machine's virtio transport) whose backend listens
+// on path. wait=off lets the VM start before the supervisor connects;
+// nothing is lost meanwhile, since the guest writes only after the host
+// has.
+func qemuAgentArgs(path, machine string) []string {
+	bus := "virtio-serial-pci"
+	if machine == machineMicroVM {
+		bus = "virtio-serial-device"
+	}
 	return []string{
-		"-chardev", "socket,id=" + qemuControlID + ",path=" + EscapeOptValue(path) + ",server=on,wait=off",
-		"-device", "isa-serial,chardev=" + qemuControlID + ",index=" + strconv.Itoa(qemuControlIndex),
+		"-chardev", "socket,id=" + qemuAgentID + ",path=" + EscapeOptValue(path) + ",server=on,wait=off",
+		"-device", bus + ",id=" + qemuAgentID + "bus,max_ports=1",
+		"-device", "virtserialport,bus=" + qemuAgentID + "bus.0,chardev=" + qemuAgentID + ",name=" + agent.PortName,
 	}
 }
 

@@ -44,10 +44,10 @@ func TestQEMUArgsGolden(t *testing.T) {
 			s.KernelFormat = FormatMultiboot
 			s.Net = &NetDevice{Tap: "tap,0", MAC: "02:42:0a:04:00:05", VhostNet: true}
 		},
-		"control-microvm": func(s *Spec) { s.ControlSocket = "/urunc/control.sock" },
-		"control-pc": func(s *Spec) {
+		"agent-microvm": func(s *Spec) { s.AgentSocket = "/urunc/agent.sock" },
+		"agent-pc": func(s *Spec) {
 			s.KernelFormat = FormatMultiboot
-			s.ControlSocket = "/run/urunc/ctr,1/control.sock"
+			s.AgentSocket = "/run/urunc/ctr,1/agent.sock"
 		},
 		"paths-with-space-and-comma": func(s *Spec) {
 			s.Binary = "/opt/my qemu/qemu-system-x86_64"
@@ -135,10 +135,10 @@ func TestQEMUValidate(t *testing.T) {
 		{"share tag twice", func(s *Spec) { s.Shares = []Share{{Path: "/a", Tag: "t"}, {Path: "/b", Tag: "t"}} }, "Shares[1].Tag", ErrInvalidSpec},
 		{"net without tap", func(s *Spec) { s.Net = &NetDevice{MAC: "02:00:00:00:00:01"} }, "Net.Tap", ErrInvalidSpec},
 		{"net bad mac", func(s *Spec) { s.Net = &NetDevice{Tap: "t", MAC: "02:00"} }, "Net.MAC", ErrInvalidSpec},
-		{"control socket too long", func(s *Spec) { s.ControlSocket = "/" + strings.Repeat("a", 107) }, "ControlSocket", ErrInvalidSpec},
+		{"agent socket too long", func(s *Spec) { s.AgentSocket = "/" + strings.Repeat("a", 107) }, "AgentSocket", ErrInvalidSpec},
 		{"multiboot initrd with a comma", func(s *Spec) { s.KernelFormat = FormatMultiboot; s.Initrd = "/a,/etc/shadow" }, "Initrd", ErrInvalidSpec},
 		{"multiboot initrd with a space", func(s *Spec) { s.KernelFormat = FormatMultiboot; s.Initrd = "/a -x" }, "Initrd", ErrInvalidSpec},
-		{"nul in control socket", func(s *Spec) { s.ControlSocket = "/a\x00b" }, "ControlSocket", ErrInvalidSpec},
+		{"nul in agent socket", func(s *Spec) { s.AgentSocket = "/a\x00b" }, "AgentSocket", ErrInvalidSpec},
 	}
 	q := qemu{}
 	for _, c := range cases {

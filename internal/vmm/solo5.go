@@ -117,6 +117,9 @@ func (t solo5) validateSpec(s Spec) error {
 	if err := rejectQEMUOnly(t.name, s); err != nil {
 		return err
 	}
+	if s.AgentSocket != "" {
+		return unsupported(t.name, "AgentSocket", "no virtio-serial or vsock device to carry a guest agent")
+	}
 	switch {
 	case s.KernelFormat == "":
 		return invalid("KernelFormat", "empty (inspect the kernel first)")

@@ -74,10 +74,12 @@ type Spec struct {
 	Net          *NetDevice // the guest's network interface; nil for none
 	Shares       []Share    `json:",omitempty"` // folders shared with the guest over 9p
 
-	// ControlSocket, when set, is the path of a UNIX socket the VMM listens
-	// on and wires to the guest's second serial port (urunit.ControlDevice),
-	// carrying urunit's control protocol.
-	ControlSocket string
+	// AgentSocket, when set, is the path of the UNIX socket that carries
+	// the guest agent's channel (internal/agent). QEMU listens on it and
+	// wires it to a virtio-serial port named agent.PortName; Firecracker
+	// and Cloud Hypervisor listen on it as their hybrid vsock socket
+	// (guest CID AgentCID), where the host asks for agent.VsockPort.
+	AgentSocket string `json:",omitempty"`
 
 	// RunDir is a writable folder the launcher owns, as the VMM sees it.
 	// VMMs that read their configuration from files (ConfigFiler) put
@@ -141,11 +143,24 @@ type NetDevice struct {
 }
 
 // GuestChannels is implemented by VMMs that can give a guest an exit
-// device (its exit status becomes the VMM's) and a control channel.
-// Guests that ask for them on other VMMs run without.
+// device (its exit status becomes the VMM's). Guests that ask for one on
+// other VMMs run without.
 type GuestChannels interface {
 	GuestChannels()
 }
+
+// AgentTransport is how a VMM carries the guest agent's channel.
+type AgentTransport string
+
+// Agent transports; "" for a VMM that has none.
+const (
+	AgentVirtioSerial AgentTransport = "virtio-serial"
+	AgentVsock        AgentTransport = "vsock"
+)
+
+// AgentCID is the guest's vsock context id on the VMMs whose agent
+// channel is vsock (the first one not reserved).
+const AgentCID = 3
 
 // VMM builds the argv (argv[0] = Spec.Binary) that boots Spec.
 type VMM interface {
@@ -201,6 +216,9 @@ type Descriptor struct {
 	// TCGClock: under TCG, a guest booted as bzImage or PVH has no timer to
 	// calibrate its clock against and must be told the TSC frequency.
 	TCGClock bool
+	// Agent is how the VMM carries the guest agent's channel
+	// (Spec.AgentSocket); "" for none.
+	Agent AgentTransport
 }
 
 // Validator is implemented by VMMs that can check a Spec without building
