@@ -16,7 +16,7 @@ import (
 
 var execCommand = &cli.Command{
 	Name:      "exec",
-	Usage:     "run a process in a running plain container (not supported for unikernels)",
+	Usage:     "run a process in a running container (a plain one, or a Linux guest through its agent)",
 	ArgsUsage: "<container-id> [command...]",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process.json to run"},

@@ -44,7 +44,7 @@ func main() {
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
 			listCommand, psCommand, execCommand, featuresCommand, pauseCommand, resumeCommand,
-			updateCommand, launchCommand, stopWatchCommand, checkCommand,
+			updateCommand, launchCommand, execProxyCommand, checkCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

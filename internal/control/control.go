@@ -1,10 +1,10 @@
-// Package control sends commands to urunit inside a running Linux guest over
-// the VM's control socket (vmm.Spec.ControlSocket), using the protocol
-// documented in internal/urunit.
+// Package control is the host's client of a Linux guest's agent
+// (internal/agent): it connects to the supervisor's control socket
+// (launcher.Plan.ControlSocket), which splices each connection to a new
+// stream to urunit, and speaks the protocol on it.
 package control
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -16,46 +16,61 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/urunc-runtime/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/agent"
 )
 
-// Signal asks urunit to pass sig to the guest's application. It connects to
-// the control socket at socketPath, writes the command, waits until the VMM
-// has read it and closes; timeout bounds the whole exchange. A nil error
-// means the command reached the guest's serial port, not that the
-// application has handled the signal.
+// Signal asks urunit to pass sig to the guest's application; timeout
+// bounds the whole exchange. A nil error means urunit sent the signal.
 func Signal(socketPath string, sig syscall.Signal, timeout time.Duration) error {
-	if err := signal(socketPath, sig, time.Now().Add(timeout)); err != nil {
-		return fmt.Errorf("send signal %d to %q: %w", int(sig), socketPath, err)
+	deadline := time.Now().Add(timeout)
+	conn, err := Dial(socketPath, deadline)
+	if err != nil {
+		return fmt.Errorf("send signal %d: %w", int(sig), err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	if err := request(conn, agent.Request{Version: agent.Version, Op: agent.OpSignal, Signal: int(sig)}); err != nil {
+		return fmt.Errorf("send signal %d: %w", int(sig), err)
 	}
 	return nil
 }
 
-func signal(socketPath string, sig syscall.Signal, deadline time.Time) error {
-	line, err := urunit.SignalLine(sig)
-	if err != nil {
+// request sends q and reads urunit's answer; a Reply with an error is one.
+func request(conn net.Conn, q agent.Request) error {
+	if err := agent.WriteJSON(conn, agent.FrameRequest, q); err != nil {
 		return err
 	}
-	conn, err := dial(socketPath, deadline)
-	if err != nil {
+	var r agent.Reply
+	if err := agent.ReadJSON(conn, agent.FrameReply, &r); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return ErrNoGuest
+		}
 		return err
 	}
-	defer conn.Close()
-	if err := conn.SetWriteDeadline(deadline); err != nil {
-		return err
+	if r.Error != "" {
+		return &GuestError{Msg: r.Error, Status: r.Status}
 	}
-	if _, err := conn.Write([]byte(line)); err != nil {
-		return err
-	}
-	return waitAck(conn, deadline)
+	return nil
 }
 
-// dial connects to the UNIX socket at path without following a symlink
-// there: the socket's folder is writable by the VMM, which could replace
-// the socket by a link to any socket of the host. The socket inode itself
-// is opened (O_PATH|O_NOFOLLOW), checked to be a socket, and connected to
-// as /proc/self/fd/<fd>, which also lifts sun_path's length limit.
-func dial(path string, deadline time.Time) (*net.UnixConn, error) {
+// GuestError is urunit's refusal of a request. Status is the exit status
+// a shell would give for it (126, 127) when a program could not start.
+type GuestError struct {
+	Msg    string
+	Status int
+}
+
+func (e *GuestError) Error() string { return "guest: " + e.Msg }
+
+// Dial connects to the UNIX socket at path without following a symlink
+// there: the socket's folder is writable by the VMM's user, which could
+// replace the socket by a link to any socket of the host. The socket inode
+// itself is opened (O_PATH|O_NOFOLLOW), checked to be a socket, and
+// connected to as /proc/self/fd/<fd>, which also lifts sun_path's length
+// limit.
+func Dial(path string, deadline time.Time) (*net.UnixConn, error) {
 	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
@@ -74,26 +89,4 @@ func dial(path string, deadline time.Time) (*net.UnixConn, error) {
 		return nil, err
 	}
 	return conn.(*net.UnixConn), nil
-}
-
-// waitAck waits for urunit's answer to the command.
-func waitAck(conn *net.UnixConn, deadline time.Time) error {
-	if err := conn.SetReadDeadline(deadline); err != nil {
-		return err
-	}
-	return readAck(conn)
-}
-
-// readAck reads the guest's answer from r. The guest is not trusted: at
-// most one control line is read, so that a guest that never sends a line
-// end cannot make the host buffer without bound until the deadline.
-func readAck(r io.Reader) error {
-	line, err := bufio.NewReader(io.LimitReader(r, urunit.MaxControlLine)).ReadString('\n')
-	if line == urunit.ControlAck {
-		return nil
-	}
-	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return fmt.Errorf("%w: no answer from the guest", ErrNotDelivered)
 }

@@ -2,9 +2,9 @@ package control
 
 import "errors"
 
-// ErrNotDelivered is returned when the VMM did not read the whole command
-// before the timeout: the guest may not have the control port open yet.
-var ErrNotDelivered = errors.New("command not taken by the guest")
+// ErrNoGuest is returned when the stream ended before urunit answered:
+// the VM stopped, or the supervisor has no session with the guest.
+var ErrNoGuest = errors.New("the guest agent did not answer (the VM is not running)")
 
 // ErrNotSocket is returned when the control socket's path holds something
 // else than a socket, a symlink included.

@@ -18,7 +18,7 @@ var Phases = []string{
 	CreateStep("build the vmm's spec"), CreateStep("create container"), CreateCreated,
 	StartNetworkRecorded, StartNetworkWired, StartNetworkWritten, StartReleased,
 	LaunchBeforeExec,
-	KillSignalled, KillWatcherStarted,
+	KillSignalled,
 	DeleteKilled, DeleteNetworkRemoved, DeleteLoopRestored,
 }
 
@@ -30,8 +30,7 @@ const (
 	StartNetworkWritten  = "start/network-written"  // net.json written, the init not released
 	StartReleased        = "start/released"         // the launcher runs
 	LaunchBeforeExec     = "launch/before-exec"     // the launcher, just before it execs the VMM
-	KillSignalled        = "kill/signalled"         // the guest was asked to stop, no watcher yet
-	KillWatcherStarted   = "kill/watcher-started"   // the stop-watch runs
+	KillSignalled        = "kill/signalled"         // the container's init has the signal
 	DeleteKilled         = "delete/killed"          // libcontainer's state is gone, the VM's host objects not
 	DeleteNetworkRemoved = "delete/network-removed" // tap and redirect gone, loop and folder not
 	DeleteLoopRestored   = "delete/loop-restored"   // only the VM folder is left

@@ -35,6 +35,9 @@ type Plan struct {
 	// launcher then supervises the VMM instead of becoming it (Supervise).
 	AgentSocket   string `json:"agentSocket,omitempty"`
 	ControlSocket string `json:"controlSocket,omitempty"`
+	// StopGrace is how long, in seconds, the supervisor lets a guest take
+	// to stop after a stop signal before it kills the VMM.
+	StopGrace int `json:"stopGrace,omitempty"`
 	// RootDisk is the host block device the guest boots from, "" for none
 	// (kept so that delete can release it).
 	RootDisk string `json:"rootDisk,omitempty"`
@@ -166,6 +169,20 @@ func args(p Plan, v vmm.VMM, spec vmm.Spec) ([]string, error) {
 		return nil, fmt.Errorf("%s: %w", p.VMM, err)
 	}
 	return a, nil
+}
+
+// Run starts the plan in dir: it supervises the VMM when the guest runs
+// the agent (Supervise, whose status it exits with), and becomes the VMM
+// otherwise (Exec). It returns only on failure.
+func Run(dir string) error {
+	p, err := ReadPlan(dir)
+	if err != nil {
+		return err
+	}
+	if p.AgentSocket != "" && p.ControlSocket != "" {
+		os.Exit(Supervise(dir))
+	}
+	return Exec(dir)
 }
 
 // Exec replaces the current process with the VMM of the plan in dir. It

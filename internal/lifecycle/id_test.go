@@ -151,7 +151,6 @@ func TestVerbsRefuseBadID(t *testing.T) {
 		"ps":     func() error { _, err := r.Ps(id); return err }(),
 		"pause":  r.Pause(id),
 		"update": r.Update(id, nil),
-		"watch":  r.StopWatch(id, unix.SIGTERM, true, 0),
 	}
 	for verb, err := range checks {
 		if !errors.Is(err, ErrInvalidID) {

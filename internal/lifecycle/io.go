@@ -48,25 +48,9 @@ func (r *Runtime) startProcess(c *libcontainer.Container, sp *specs.Process, o I
 			return r.exec(c) // what `urunc start` would do
 		}
 	}
-	return r.runProcess(sp, o, o.Detach || !run, true, action, r.guestSignaller(c))
-}
-
-// guestSignaller delivers a foreground run's signals as `urunc kill` does:
-// over the guest's control channel when it has one, so that Ctrl-C reaches
-// the application in the guest rather than ending the VMM, with the same
-// grace period for stop signals. SIGKILL, and a guest without the channel,
-// get the signal on the VMM.
-func (r *Runtime) guestSignaller(c *libcontainer.Container) func(*libcontainer.Process, os.Signal) {
-	return func(p *libcontainer.Process, s os.Signal) {
-		if sig, ok := s.(unix.Signal); ok && sig != unix.SIGKILL && r.hasControl(c.ID()) {
-			err := r.signalGuest(c, sig)
-			if err == nil {
-				return
-			}
-			r.Log.Warnf("signal %v to the guest: %v; signalling the VMM", sig, err)
-		}
-		_ = p.Signal(s)
-	}
+	// A foreground run's signals go to the init as kill's do: the
+	// supervisor of a Linux guest passes them to the application.
+	return r.runProcess(sp, o, o.Detach || !run, true, action, nil)
 }
 
 // runProcess wires a process's stdio, starts it with action and, unless

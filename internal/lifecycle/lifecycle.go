@@ -86,21 +86,28 @@ func (r *Runtime) logVMMArgv(id string) {
 	log.WithField("file", filepath.Join(r.vmDir(id), planner.RunDir, launcher.ArgvFile)).Debugf("VMM argv: %s", data)
 }
 
-// Kill sends sig to the container's init; for a unikernel that is the VMM.
+// Kill sends sig to the container's init, as runc does. For a unikernel
+// that is the VMM, or, for a guest that runs the agent, the supervisor,
+// which passes the signal to the guest's application (and kills the VMM
+// when a stop signal has not stopped it within [linux]
+// stop_grace_seconds). With all, a signal other than SIGKILL also reaches
+// the exec proxies, which pass it to their guest processes, but never
+// the VMM: it would end the VM under the application.
 func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	c, err := r.load(id)
 	if err != nil {
 		return err
 	}
-	if sig != unix.SIGKILL && r.hasControl(id) {
-		return r.signalGuest(c, sig)
-	}
 	err = c.Signal(sig)
+	fault.Point(fault.KillSignalled)
 	if errors.Is(err, libcontainer.ErrNotRunning) && all {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("kill container %q: %w", id, err)
+	}
+	if all && sig != unix.SIGKILL && r.isUnikernel(id) {
+		signalExecProxies(c, sig)
 	}
 	return nil
 }

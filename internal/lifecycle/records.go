@@ -33,8 +33,6 @@ type hostRecord struct {
 	// RootDisk is the loop device whose autoclear create turned off,
 	// with what identifies its backing file.
 	RootDisk *loopID `json:"rootDisk,omitempty"`
-	// Watchers are the stop-watch processes kill started.
-	Watchers []procID `json:"watchers,omitempty"`
 }
 
 // loopID names a loop device by what it is bound to: a device number
@@ -59,12 +57,6 @@ func processID(pid int) (procID, error) {
 		return procID{}, err
 	}
 	return procID{Pid: pid, StartTime: st.StartTime}, nil
-}
-
-// alive tells whether the process p names still runs.
-func (p procID) alive() bool {
-	st, err := system.Stat(p.Pid)
-	return err == nil && st.StartTime == p.StartTime && st.State != system.Zombie && st.State != system.Dead
 }
 
 // readRecord reads container id's host record; a missing one is empty.
@@ -108,7 +100,7 @@ func (r *Runtime) updateRecord(id string, f func(*hostRecord)) error {
 
 // removeRecorded removes what container id's host record lists and its
 // processes have left: the tap and redirect in a namespace that outlives
-// the container, the loop device's autoclear, the stop-watchers. What is
+// the container, the loop device's autoclear. What is
 // already gone is not an error, so it may run any number of times.
 func (r *Runtime) removeRecorded(id string, h hostRecord) error {
 	var errs []error
@@ -123,22 +115,6 @@ func (r *Runtime) removeRecorded(id string, h hostRecord) error {
 		errs = append(errs, restoreLoop(*h.RootDisk))
 	}
 	fault.Point(fault.DeleteLoopRestored)
-	for _, w := range h.Watchers {
-		w.kill()
-	}
 	return errors.Join(errs...)
 }
 
-// kill sends SIGKILL to the process p names, if it still runs: through a
-// pidfd opened before the start time is checked, so a pid reused meanwhile
-// is never signalled.
-func (p procID) kill() {
-	fd, err := unix.PidfdOpen(p.Pid, 0)
-	if err != nil {
-		return // gone
-	}
-	defer unix.Close(fd)
-	if p.alive() {
-		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-	}
-}

@@ -2,10 +2,8 @@ package lifecycle
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/urunc-runtime/urunc/internal/network"
 )
@@ -18,7 +16,7 @@ func TestHostRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, err := r.readRecord(id)
-	if err != nil || h.Wiring != nil || h.RootDisk != nil || len(h.Watchers) != 0 {
+	if err != nil || h.Wiring != nil || h.RootDisk != nil {
 		t.Fatalf("missing record: %+v, %v; want empty", h, err)
 	}
 	w := network.Wiring{Interface: "eth0", Tap: "urunc00000001", IngressQdisc: true}
@@ -35,34 +33,6 @@ func TestHostRecord(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(r.vmDir(id), hostRecordFile))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("record mode %v, %v; want 0600", fi.Mode(), err)
-	}
-}
-
-// A process is known by pid and start time: a recorded watcher that ended
-// is not alive, and kill signals only the process recorded.
-func TestProcID(t *testing.T) {
-	cmd := exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start a process to record: %v", err)
-	}
-	p, err := processID(cmd.Process.Pid)
-	if err != nil || !p.alive() {
-		t.Fatalf("processID: %+v, %v; want a live process", p, err)
-	}
-	other := p
-	other.StartTime++ // the same pid, another process
-	if other.alive() {
-		t.Error("a process with another start time counts as the recorded one")
-	}
-	other.kill()
-	time.Sleep(50 * time.Millisecond)
-	if !p.alive() {
-		t.Fatal("kill of a record with another start time signalled the process")
-	}
-	p.kill()
-	_ = cmd.Wait()
-	if p.alive() {
-		t.Error("the recorded process survived kill")
 	}
 }
 

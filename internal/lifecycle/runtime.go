@@ -48,8 +48,9 @@ func (r *Runtime) traceMount() string {
 // data; container ids equal to it are refused.
 const vmDirName = ".urunc"
 
-// ErrUnikernelExec is returned by exec into a unikernel container.
-var ErrUnikernelExec = errors.New("exec is not supported for unikernel containers: the container's process is a virtual machine")
+// ErrUnikernelExec is returned by exec into a unikernel container whose
+// guest runs no agent.
+var ErrUnikernelExec = errors.New("exec is not supported for this guest")
 
 // load opens an existing container.
 func (r *Runtime) load(id string) (*libcontainer.Container, error) {

@@ -197,6 +197,7 @@ func (p *planning) launchPlan(vs vmm.Spec, gs guest.Spec) (launcher.Plan, error)
 	if boot, err := p.g.Boot(plan.GuestSpec); err == nil && boot.Agent && p.v.Describe().Agent != "" {
 		plan.AgentSocket = MonitorRun + "/" + AgentSocket
 		plan.ControlSocket = MonitorRun + "/" + ControlSocket
+		plan.StopGrace = p.Config.Linux.StopGraceSeconds
 	}
 	if p.needs.HostKernelArgs {
 		plan.ExtraCmdline = p.Config.Linux.KernelArgs

@@ -1,0 +1,376 @@
+package launcher
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"golang.org/x/sys/unix"
+
+	"github.com/urunc-runtime/urunc/internal/agent"
+	"github.com/urunc-runtime/urunc/internal/vmm"
+)
+
+// Exit statuses of the supervisor beyond the application's own.
+const (
+	// StatusUnreported: the VM stopped (a kernel panic, a reset, a VMM
+	// that exited 0 by itself) without urunit reporting a status. Never 0:
+	// a Job must not look successful when its guest died.
+	StatusUnreported = 255
+	statusKilled     = 128 + int(unix.SIGKILL)
+)
+
+// Timing of the supervisor's dealings with the VMM and the guest.
+const (
+	connectPoll = 20 * time.Millisecond
+	// exitLinger is how long a VMM may take to stop after urunit has
+	// reported the application's status before it is killed.
+	exitLinger = 10 * time.Second
+)
+
+// forwarded are the signals the supervisor passes to the guest's
+// application; stopSignals among them start the stop grace period.
+var (
+	forwarded = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT,
+		unix.SIGUSR1, unix.SIGUSR2, unix.SIGCONT, unix.SIGWINCH}
+	stopSignals = map[os.Signal]bool{unix.SIGTERM: true, unix.SIGINT: true, unix.SIGHUP: true, unix.SIGQUIT: true}
+)
+
+// Supervise runs the VMM of the plan in dir as a child and returns the
+// status the container exits with: the one urunit reports for the
+// guest's application. Meanwhile it holds the agent session, passes the
+// signals it gets to the application (killing the VMM when a stop signal
+// has not stopped it within the plan's grace period), and splices each
+// connection to its control socket to a new stream, for host tools.
+//
+// It is the container's pid 1 for guests that run the agent: a VMM that
+// exits cannot say with which status the application did (QEMU's exit
+// device makes even statuses odd; Firecracker and Cloud Hypervisor have
+// none), so something else must, and it must outlive the VMM.
+func Supervise(dir string) int {
+	p, err := ReadPlan(dir)
+	if err != nil {
+		return failf("%v", err)
+	}
+	s := &supervisor{plan: p, ready: make(chan struct{}), exited: make(chan struct{}), report: -1}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	if err := s.start(dir); err != nil {
+		return failf("%v", err)
+	}
+	go s.serveControl()
+	go s.connect()
+	go s.waitVMM()
+	for {
+		select {
+		case sig := <-sigs:
+			s.forward(sig)
+		case <-s.exited:
+			return s.status()
+		}
+	}
+}
+
+type supervisor struct {
+	plan Plan
+	cmd  *exec.Cmd
+	ln   *net.UnixListener
+
+	session *yamux.Session
+	ready   chan struct{} // closed once session is set and urunit answered
+	exited  chan struct{} // closed once the VMM has exited and been reaped
+
+	mu        sync.Mutex
+	report    int           // the application's status, -1 until urunit sends it
+	stopSig   syscall.Signal // the last stop signal received, 0 for none
+	graceKill bool          // the VMM was killed at the end of the grace period
+	grace     *time.Timer
+	vmmStatus syscall.WaitStatus
+}
+
+// start listens on the control socket and starts the VMM: this program
+// again, as `launch --vmm`, which confines itself and execs the VMM. The
+// VMM dies with the supervisor (Pdeathsig), so a SIGKILL of the
+// container's pid 1 stops the VM as it stops a plain container.
+func (s *supervisor) start(dir string) error {
+	os.Remove(s.plan.ControlSocket) // left by a launcher killed before
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.plan.ControlSocket, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.plan.ControlSocket, err)
+	}
+	s.ln = ln
+	s.cmd = exec.Command("/proc/self/exe", "launch", "--vmm", dir)
+	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	s.cmd.Env = os.Environ()
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.plan.VMM, err)
+	}
+	return nil
+}
+
+// waitVMM reaps the VMM and, as pid 1, every orphan re-parented to the
+// supervisor; exited closes once the VMM is gone.
+func (s *supervisor) waitVMM() {
+	pid := s.cmd.Process.Pid
+	for {
+		var ws syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || wpid == pid {
+			s.mu.Lock()
+			s.vmmStatus = ws
+			s.mu.Unlock()
+			s.ln.Close()
+			close(s.exited)
+			return
+		}
+	}
+}
+
+// connect joins the VMM's end of the agent channel, starts the session
+// and opens the OpWait stream, retrying until the VMM listens (and, on
+// vsock, until the guest does).
+func (s *supervisor) connect() {
+	for {
+		conn, err := s.dialAgent()
+		if err == nil {
+			if s.serve(conn) {
+				return
+			}
+		}
+		select {
+		case <-s.exited:
+			return
+		case <-time.After(connectPoll):
+		}
+	}
+}
+
+// dialAgent connects to the VMM's agent socket; on vsock it then asks the
+// VMM for the guest's agent port (the hybrid vsock handshake).
+func (s *supervisor) dialAgent() (net.Conn, error) {
+	conn, err := net.Dial("unix", s.plan.AgentSocket)
+	if err != nil {
+		return nil, err
+	}
+	if t, _ := vmmAgent(s.plan.VMM); t != vmm.AgentVsock {
+		return conn, nil
+	}
+	if err := vsockConnect(conn, agent.VsockPort); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// vsockConnect performs Firecracker's and Cloud Hypervisor's hybrid vsock
+// handshake: "CONNECT <port>\n", answered "OK <host port>\n" once a guest
+// listener took the connection. The answer is bounded: the VMM is not
+// trusted to end its line.
+func vsockConnect(conn net.Conn, port int) error {
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(conn, "CONNECT %d\n", port); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(io.LimitReader(conn, 64)).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("vsock handshake: %w", err)
+	}
+	if !strings.HasPrefix(line, "OK ") {
+		return fmt.Errorf("vsock handshake: answer %q", strings.TrimSpace(line))
+	}
+	return conn.SetDeadline(time.Time{})
+}
+
+// serve starts the session on conn and waits for urunit's answer to the
+// OpWait stream; it reports false when the channel broke first.
+func (s *supervisor) serve(conn net.Conn) bool {
+	sess, err := agent.Client(conn)
+	if err != nil {
+		conn.Close()
+		return false
+	}
+	st, err := sess.Open()
+	if err == nil {
+		err = agent.WriteJSON(st, agent.FrameRequest, agent.Request{Version: agent.Version, Op: agent.OpWait})
+	}
+	var reply agent.Reply
+	if err == nil {
+		err = agent.ReadJSON(st, agent.FrameReply, &reply)
+	}
+	if err == nil && reply.Error != "" {
+		err = errors.New(reply.Error)
+	}
+	if err != nil {
+		sess.Close()
+		if !errors.Is(err, io.EOF) {
+			fmt.Fprintf(os.Stderr, "urunc: agent: %v\n", err)
+		}
+		return false
+	}
+	s.session = sess
+	close(s.ready)
+	go s.awaitExit(st)
+	return true
+}
+
+// awaitExit reads urunit's FrameExit and closes the stream, which tells
+// urunit that the host has the status. The VMM is given exitLinger to
+// stop after that.
+func (s *supervisor) awaitExit(st net.Conn) {
+	var e agent.Exit
+	err := agent.ReadJSON(st, agent.FrameExit, &e)
+	st.Close()
+	if err != nil || e.Status < 0 || e.Status > 255 {
+		return // no status: status() falls back to the VMM's
+	}
+	s.mu.Lock()
+	s.report = e.Status
+	s.mu.Unlock()
+	select {
+	case <-s.exited:
+	case <-time.After(exitLinger):
+		_ = s.cmd.Process.Kill()
+	}
+}
+
+// forward passes sig to the application once urunit serves the session; a
+// stop signal also starts the grace period after which the VMM is killed.
+func (s *supervisor) forward(sig os.Signal) {
+	n := sig.(syscall.Signal)
+	if stopSignals[sig] {
+		s.mu.Lock()
+		s.stopSig = n
+		if s.grace == nil && s.plan.StopGrace >= 0 {
+			s.grace = time.AfterFunc(time.Duration(s.plan.StopGrace)*time.Second, s.killAfterGrace)
+		}
+		s.mu.Unlock()
+	}
+	go func() {
+		select {
+		case <-s.ready:
+		case <-s.exited:
+			return
+		}
+		if err := s.signal(n); err != nil {
+			fmt.Fprintf(os.Stderr, "urunc: pass signal %d to the guest: %v\n", int(n), err)
+		}
+	}()
+}
+
+func (s *supervisor) killAfterGrace() {
+	s.mu.Lock()
+	s.graceKill = true
+	s.mu.Unlock()
+	fmt.Fprintf(os.Stderr, "urunc: the guest did not stop within %ds of the stop signal: killing the VM\n", s.plan.StopGrace)
+	_ = s.cmd.Process.Kill()
+}
+
+// signal asks urunit to pass n to the application.
+func (s *supervisor) signal(n syscall.Signal) error {
+	st, err := s.session.Open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := agent.WriteJSON(st, agent.FrameRequest, agent.Request{Version: agent.Version, Op: agent.OpSignal, Signal: int(n)}); err != nil {
+		return err
+	}
+	var r agent.Reply
+	if err := agent.ReadJSON(st, agent.FrameReply, &r); err != nil {
+		return err
+	}
+	if r.Error != "" {
+		return errors.New(r.Error)
+	}
+	return nil
+}
+
+// serveControl splices each connection to the control socket to a new
+// stream of the session, once there is one. The supervisor reads
+// nothing of what passes: the two ends speak the protocol.
+func (s *supervisor) serveControl() {
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			return // closed when the VMM exited
+		}
+		go s.splice(c)
+	}
+}
+
+func (s *supervisor) splice(c *net.UnixConn) {
+	defer c.Close()
+	select {
+	case <-s.ready:
+	case <-s.exited:
+		return
+	}
+	st, err := s.session.Open()
+	if err != nil {
+		return
+	}
+	defer st.Close()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(st, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, st); done <- struct{}{} }()
+	select {
+	case <-done: // either end closed: a host tool that left must end its stream
+	case <-s.exited:
+	}
+}
+
+// status is the container's exit status once the VMM has exited: the
+// application's as urunit reported it, else what the VMM's end says.
+func (s *supervisor) status() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ws := s.vmmStatus
+	switch {
+	case s.report >= 0:
+		return s.report
+	case s.graceKill:
+		return statusKilled
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	case s.stopSig != 0:
+		// The VMM stopped on a stop signal (kill --all reaches it too)
+		// before the guest could answer: the application was stopped.
+		return 128 + int(s.stopSig)
+	case ws.ExitStatus() != 0:
+		fmt.Fprintf(os.Stderr, "urunc: %s exited with status %d and the guest reported none\n", s.plan.VMM, ws.ExitStatus())
+		return ws.ExitStatus()
+	default:
+		fmt.Fprintf(os.Stderr, "urunc: the guest stopped without reporting its application's exit status (kernel panic, reset or VMM failure)\n")
+		return StatusUnreported
+	}
+}
+
+// vmmAgent is the agent transport of the named VMM.
+func vmmAgent(name vmm.Name) (vmm.AgentTransport, error) {
+	v, err := vmm.Get(name)
+	if err != nil {
+		return "", err
+	}
+	return v.Describe().Agent, nil
+}
+
+func failf(format string, a ...any) int {
+	fmt.Fprintf(os.Stderr, "urunc: launch: "+format+"\n", a...)
+	return 1
+}
