@@ -188,7 +188,7 @@ func qemuNetArgs(n NetDevice, machine string, modern bool) []string {
 // agent.PortName (on the machine's virtio transport) whose backend listens
 // on path. wait=off lets the VM start before the supervisor connects;
 // nothing is lost meanwhile, since the guest writes only after the host
-// has.
+// has. Port 0 is kept for a console, so the bus has two.
 func qemuAgentArgs(path, machine string) []string {
 	bus := "virtio-serial-pci"
 	if machine == machineMicroVM {
@@ -196,7 +196,7 @@ func qemuAgentArgs(path, machine string) []string {
 	}
 	return []string{
 		"-chardev", "socket,id=" + qemuAgentID + ",path=" + EscapeOptValue(path) + ",server=on,wait=off",
-		"-device", bus + ",id=" + qemuAgentID + "bus,max_ports=1",
+		"-device", bus + ",id=" + qemuAgentID + "bus,max_ports=2",
 		"-device", "virtserialport,bus=" + qemuAgentID + "bus.0,chardev=" + qemuAgentID + ",name=" + agent.PortName,
 	}
 }
