@@ -1,0 +1,78 @@
+package launcher
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/urunc-runtime/urunc/internal/vmm"
+)
+
+// The container's status: urunit's report wins; without one, what the VMM's
+// end says, and never 0.
+func TestSupervisorStatus(t *testing.T) {
+	exited := func(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }
+	signalled := func(sig syscall.Signal) syscall.WaitStatus { return syscall.WaitStatus(sig) }
+	cases := []struct {
+		name      string
+		report    int
+		ws        syscall.WaitStatus
+		stopSig   syscall.Signal
+		graceKill bool
+		want      int
+	}{
+		{"reported 0", 0, exited(0), 0, false, 0},
+		{"reported even", 2, exited(3), 0, false, 2},
+		{"reported over a VMM's own status", 42, exited(43), 0, false, 42},
+		{"reported 143 after a stop signal", 143, exited(0), syscall.SIGTERM, false, 143},
+		{"grace period over", -1, signalled(syscall.SIGKILL), syscall.SIGTERM, true, 137},
+		{"VMM killed", -1, signalled(syscall.SIGKILL), 0, false, 137},
+		{"VMM stopped by a stop signal", -1, exited(0), syscall.SIGTERM, false, 143},
+		{"VMM failed", -1, exited(1), 0, false, 1},
+		{"guest stopped without a report", -1, exited(0), 0, false, StatusUnreported},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &supervisor{plan: Plan{VMM: vmm.QEMU}, report: tc.report, vmmStatus: tc.ws,
+				stopSig: tc.stopSig, graceKill: tc.graceKill}
+			if got := s.status(); got != tc.want {
+				t.Errorf("status = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestVsockConnect(t *testing.T) {
+	cases := []struct {
+		name   string
+		answer string
+		ok     bool
+	}{
+		{"accepted", "OK 1073741824\n", true},
+		{"refused", "", false},
+		{"garbage", "NO\n", false},
+		{"no line end", strings.Repeat("O", 4096), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			host, vm := net.Pipe()
+			defer host.Close()
+			got := make(chan string, 1)
+			go func() {
+				line, _ := bufio.NewReader(vm).ReadString('\n')
+				got <- line
+				_, _ = vm.Write([]byte(tc.answer))
+				vm.Close()
+			}()
+			err := vsockConnect(host, 1024)
+			if (err == nil) != tc.ok {
+				t.Fatalf("vsockConnect = %v, want ok=%v", err, tc.ok)
+			}
+			if l := <-got; l != "CONNECT 1024\n" {
+				t.Errorf("VMM read %q, want CONNECT 1024", l)
+			}
+		})
+	}
+}
