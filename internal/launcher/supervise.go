@@ -91,9 +91,9 @@ type supervisor struct {
 	exited  chan struct{} // closed once the VMM has exited and been reaped
 
 	mu        sync.Mutex
-	report    int           // the application's status, -1 until urunit sends it
+	report    int            // the application's status, -1 until urunit sends it
 	stopSig   syscall.Signal // the last stop signal received, 0 for none
-	graceKill bool          // the VMM was killed at the end of the grace period
+	graceKill bool           // the VMM was killed at the end of the grace period
 	grace     *time.Timer
 	vmmStatus syscall.WaitStatus
 }

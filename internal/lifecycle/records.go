@@ -117,4 +117,3 @@ func (r *Runtime) removeRecorded(id string, h hostRecord) error {
 	fault.Point(fault.DeleteLoopRestored)
 	return errors.Join(errs...)
 }
-
