@@ -76,7 +76,11 @@ func Supervise(dir string) int {
 		case sig := <-sigs:
 			s.forward(sig)
 		case <-s.exited:
-			return s.status()
+			status, why := s.status()
+			if why != "" {
+				fmt.Fprintf(os.Stderr, "urunc: %s\n", why)
+			}
+			return status
 		}
 	}
 }
@@ -94,6 +98,7 @@ type supervisor struct {
 	report    int            // the application's status, -1 until urunit sends it
 	stopSig   syscall.Signal // the last stop signal received, 0 for none
 	graceKill bool           // the VMM was killed at the end of the grace period
+	served    bool           // urunit answered the OpWait stream
 	grace     *time.Timer
 	vmmStatus syscall.WaitStatus
 }
@@ -224,6 +229,9 @@ func (s *supervisor) serve(conn net.Conn) bool {
 		return false
 	}
 	s.session = sess
+	s.mu.Lock()
+	s.served = true
+	s.mu.Unlock()
 	close(s.ready)
 	go s.awaitExit(st)
 	return true
@@ -336,28 +344,34 @@ func (s *supervisor) splice(c *net.UnixConn) {
 }
 
 // status is the container's exit status once the VMM has exited: the
-// application's as urunit reported it, else what the VMM's end says.
-func (s *supervisor) status() int {
+// application's as urunit reported it, else what the VMM's end says; and,
+// when it is not the application's own, why, for the container's log.
+func (s *supervisor) status() (int, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ws := s.vmmStatus
 	switch {
 	case s.report >= 0:
-		return s.report
+		return s.report, ""
 	case s.graceKill:
-		return statusKilled
+		return statusKilled, ""
 	case ws.Signaled():
-		return 128 + int(ws.Signal())
+		return 128 + int(ws.Signal()), ""
 	case s.stopSig != 0:
 		// The VMM stopped on a stop signal (kill --all reaches it too)
 		// before the guest could answer: the application was stopped.
-		return 128 + int(s.stopSig)
+		return 128 + int(s.stopSig), ""
+	case !s.served:
+		// urunit never answered: the guest's kernel has no driver for
+		// the channel (virtio_console, vsock), or it died booting. The
+		// VMM's status is all there is (QEMU's exit device: exact for
+		// odd statuses and 0).
+		return ws.ExitStatus(), fmt.Sprintf("the guest agent never answered (does the guest kernel have "+
+			"virtio_console or vsock?): the exit status is %s's", s.plan.VMM)
 	case ws.ExitStatus() != 0:
-		fmt.Fprintf(os.Stderr, "urunc: %s exited with status %d and the guest reported none\n", s.plan.VMM, ws.ExitStatus())
-		return ws.ExitStatus()
+		return ws.ExitStatus(), fmt.Sprintf("%s exited with status %d and the guest reported none", s.plan.VMM, ws.ExitStatus())
 	default:
-		fmt.Fprintf(os.Stderr, "urunc: the guest stopped without reporting its application's exit status (kernel panic, reset or VMM failure)\n")
-		return StatusUnreported
+		return StatusUnreported, "the guest stopped without reporting its application's exit status (kernel panic, reset or VMM failure)"
 	}
 }
 

@@ -21,23 +21,26 @@ func TestSupervisorStatus(t *testing.T) {
 		ws        syscall.WaitStatus
 		stopSig   syscall.Signal
 		graceKill bool
+		unserved  bool // urunit never answered
 		want      int
 	}{
-		{"reported 0", 0, exited(0), 0, false, 0},
-		{"reported even", 2, exited(3), 0, false, 2},
-		{"reported over a VMM's own status", 42, exited(43), 0, false, 42},
-		{"reported 143 after a stop signal", 143, exited(0), syscall.SIGTERM, false, 143},
-		{"grace period over", -1, signalled(syscall.SIGKILL), syscall.SIGTERM, true, 137},
-		{"VMM killed", -1, signalled(syscall.SIGKILL), 0, false, 137},
-		{"VMM stopped by a stop signal", -1, exited(0), syscall.SIGTERM, false, 143},
-		{"VMM failed", -1, exited(1), 0, false, 1},
-		{"guest stopped without a report", -1, exited(0), 0, false, StatusUnreported},
+		{"reported 0", 0, exited(0), 0, false, false, 0},
+		{"reported even", 2, exited(3), 0, false, false, 2},
+		{"reported over a VMM's own status", 42, exited(43), 0, false, false, 42},
+		{"reported 143 after a stop signal", 143, exited(0), syscall.SIGTERM, false, false, 143},
+		{"grace period over", -1, signalled(syscall.SIGKILL), syscall.SIGTERM, true, false, 137},
+		{"VMM killed", -1, signalled(syscall.SIGKILL), 0, false, false, 137},
+		{"VMM stopped by a stop signal", -1, exited(0), syscall.SIGTERM, false, false, 143},
+		{"VMM failed", -1, exited(1), 0, false, false, 1},
+		{"guest stopped without a report", -1, exited(0), 0, false, false, StatusUnreported},
+		{"no agent in the guest: the exit device's status", -1, exited(43), 0, false, true, 43},
+		{"no agent in the guest, VMM exited 0", -1, exited(0), 0, false, true, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &supervisor{plan: Plan{VMM: vmm.QEMU}, report: tc.report, vmmStatus: tc.ws,
-				stopSig: tc.stopSig, graceKill: tc.graceKill}
-			if got := s.status(); got != tc.want {
+				stopSig: tc.stopSig, graceKill: tc.graceKill, served: !tc.unserved}
+			if got, _ := s.status(); got != tc.want {
 				t.Errorf("status = %d, want %d", got, tc.want)
 			}
 		})
@@ -59,12 +62,15 @@ func TestVsockConnect(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			host, vm := net.Pipe()
 			defer host.Close()
+			defer vm.Close()
 			got := make(chan string, 1)
 			go func() {
 				line, _ := bufio.NewReader(vm).ReadString('\n')
 				got <- line
 				_, _ = vm.Write([]byte(tc.answer))
-				vm.Close()
+				if tc.answer == "" {
+					vm.Close() // the VMM refuses: no guest listener
+				}
 			}()
 			err := vsockConnect(host, 1024)
 			if (err == nil) != tc.ok {
