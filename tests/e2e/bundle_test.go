@@ -47,6 +47,7 @@ func (e *env) linuxBundle(t *testing.T, args ...string) *bundle {
 	b := newBundle(t, baseSpec(append([]string{"/hello"}, args...)...))
 	copyFile(t, e.kernel, b.rootfs("boot/vmlinuz"), 0o644)
 	copyFile(t, filepath.Join(e.bin, "hello"), b.rootfs("hello"), 0o755)
+	e.agentModules(t, b.rootfs(""))
 	b.spec.Annotations = map[string]string{
 		"com.urunc.unikernel.unikernelType": "linux",
 		"com.urunc.unikernel.hypervisor":    "qemu",
@@ -63,6 +64,21 @@ func (e *env) withModules(t *testing.T, b *bundle) {
 		t.Skipf("guest kernel modules missing in %s: run `make kernel`", src)
 	}
 	if out, err := exec.Command("cp", "-a", src, b.rootfs("")).CombinedOutput(); err != nil {
+		t.Fatalf("copy modules: %v: %s", err, out)
+	}
+}
+
+// agentModules lays the guest kernel's modules into rootfs when the
+// kernel keeps them beside it (Debian's, whose virtio_console is a module):
+// without it urunit has no agent channel, and the container's exit status
+// is QEMU's. A kernel with the drivers built in has none to copy.
+func (e *env) agentModules(t *testing.T, rootfs string) {
+	t.Helper()
+	src := filepath.Join(filepath.Dir(e.kernel), "modules", "lib")
+	if _, err := os.Stat(src); err != nil {
+		return
+	}
+	if out, err := exec.Command("cp", "-a", src, rootfs).CombinedOutput(); err != nil {
 		t.Fatalf("copy modules: %v: %s", err, out)
 	}
 }

@@ -29,6 +29,8 @@ func packApp(t *testing.T, e *env, ref, app string, modules bool, cmd ...string)
 	copyFile(t, filepath.Join(e.bin, app), b.rootfs(app), 0o755)
 	if modules {
 		e.withModules(t, b)
+	} else {
+		e.agentModules(t, b.rootfs(""))
 	}
 	archive := filepath.Join(t.TempDir(), app+".tar")
 	args := []string{"--kernel", e.kernel, "--type", "linux", "--hypervisor", "qemu",

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urunc-runtime/urunc/internal/planner"
 )
 
 // env is what a test needs from the machine, found once.
@@ -209,11 +211,12 @@ func (r *runtime) assertClean() {
 	if m, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(m, []byte(r.root)) {
 		t.Errorf("leaked mount under %s", r.root)
 	}
-	// A stop watcher leaves within a poll of the container stopping.
+	// A detached exec's proxy leaves within a poll of its guest process.
 	for i := 0; i < 20 && len(processesOf(filepath.Join(r.e.bin, "urunc"))) > 0; i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
-	for _, p := range processesOf("qemu-system", filepath.Join(r.e.bin, "urunc")) {
+	// The supervisor and exec proxies run urunc as the monitor root sees it.
+	for _, p := range processesOf("qemu-system", filepath.Join(r.e.bin, "urunc"), planner.MonitorSelf) {
 		if !r.before[p] && r.owns(p) {
 			t.Errorf("leaked process %s (%s)", p, exeOf(p))
 		}
@@ -251,12 +254,27 @@ func processesOf(names ...string) []string {
 // first under the same pid, takes a few milliseconds) and returns its
 // executable.
 func vmmExe(pid int) string {
-	exe := exeOf(strconv.Itoa(pid))
+	exe := exeOf(strconv.Itoa(vmmPid(pid)))
 	for i := 0; i < 50 && !strings.Contains(exe, "qemu-system"); i++ {
 		time.Sleep(100 * time.Millisecond)
-		exe = exeOf(strconv.Itoa(pid))
+		exe = exeOf(strconv.Itoa(vmmPid(pid)))
 	}
 	return exe
+}
+
+// vmmPid is the VMM of the container whose init is pid: the init itself,
+// or, when the init is urunc's supervisor (Linux guests), its child.
+func vmmPid(pid int) int {
+	if !strings.HasSuffix(exeOf(strconv.Itoa(pid)), "/urunc") {
+		return pid
+	}
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if f := strings.Fields(string(data)); len(f) > 0 {
+		if c, err := strconv.Atoi(f[0]); err == nil {
+			return c
+		}
+	}
+	return pid
 }
 
 func exeOf(pid string) string {

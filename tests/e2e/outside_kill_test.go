@@ -1,7 +1,7 @@
 package e2e
 
 // Processes killed from outside urunc (issue 15, item 3): SIGKILL of the
-// VMM, of the stop watcher, of a foreground `urunc run`, of the shim and of
+// VMM, of the supervisor, of a foreground `urunc run`, of the shim and of
 // containerd. In each case what the guest printed before the kill stays in
 // the container's log, the container can then be stopped and removed, and
 // nothing is left: no VMM, tap, qdisc or filter, state or VM folder, mount
@@ -52,7 +52,7 @@ func TestOutsideKill(t *testing.T) {
 		if exe := vmmExe(s.Pid); !strings.Contains(exe, "qemu-system") {
 			t.Fatalf("state pid %d runs %q, want QEMU", s.Pid, exe)
 		}
-		if err := syscall.Kill(s.Pid, syscall.SIGKILL); err != nil {
+		if err := syscall.Kill(vmmPid(s.Pid), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		r.waitStatus(id, "stopped", 10*time.Second)
@@ -60,33 +60,29 @@ func TestOutsideKill(t *testing.T) {
 		r.assertLeftNothing(tn, out, id, "hello from guest", "SIGKILL of the VMM and delete")
 	})
 
-	// The stop watcher `kill SIGTERM` started dies: the guest (which
-	// ignores SIGTERM) runs on, and kill KILL and delete still work.
-	t.Run("stop-watch", func(t *testing.T) {
+	// The supervisor (the container's init for a Linux guest) dies of
+	// SIGKILL: the VMM dies with it, as a container's processes die with
+	// its init, and delete cleans up.
+	t.Run("supervisor", func(t *testing.T) {
 		tn := newTestNet(t, 61)
 		r := e.runtime(t)
 		b := e.linuxBundle(t, "0", "600", "ignore-term")
 		joinNetns(b, tn.ctr)
-		const id = "ok-watch"
+		const id = "ok-super"
 		out := r.detached("run", "--detach", "--bundle", b.write(), id)
 		waitFor(t, out, "hello from guest", 90*time.Second)
-		r.ok("kill", id, "SIGTERM")
-		w := r.stopWatcher(id, 5*time.Second)
-		if w == 0 {
-			t.Fatal("no `urunc stop-watch` process after kill SIGTERM")
+		s := r.state(id)
+		vmm := vmmPid(s.Pid)
+		if vmm == s.Pid {
+			t.Fatalf("init %d (%s) has no VMM child", s.Pid, exeOf(strconv.Itoa(s.Pid)))
 		}
-		if err := syscall.Kill(w, syscall.SIGKILL); err != nil {
+		if err := syscall.Kill(s.Pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, w, 5*time.Second)
-		waitFor(t, out, "hello: ignoring SIGTERM", 10*time.Second)
-		if s := r.state(id); s.Status != "running" {
-			t.Errorf("status %q after the watcher's death, want running (the guest ignores SIGTERM)", s.Status)
-		}
-		r.ok("kill", id, "KILL")
+		waitGone(t, vmm, 5*time.Second)
 		r.waitStatus(id, "stopped", 10*time.Second)
 		r.ok("delete", id)
-		r.assertLeftNothing(tn, out, id, "hello from guest", "SIGKILL of the stop watcher, kill KILL and delete")
+		r.assertLeftNothing(tn, out, id, "hello from guest", "SIGKILL of the supervisor and delete")
 	})
 
 	// runc's behaviour, the reference for the next case: a SIGKILLed
@@ -170,23 +166,6 @@ func TestOutsideKill(t *testing.T) {
 	})
 }
 
-// stopWatcher waits for the `urunc stop-watch` process of container id and
-// returns its pid (0: none within d).
-func (r *runtime) stopWatcher(id string, d time.Duration) int {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		for _, p := range processesOf(filepath.Join(r.e.bin, "urunc")) {
-			b, _ := os.ReadFile(filepath.Join("/proc", p, "cmdline"))
-			argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-			if r.owns(p) && contains(argv, "stop-watch") && contains(argv, id) {
-				pid, _ := strconv.Atoi(p)
-				return pid
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return 0
-}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -382,6 +382,7 @@ func pdPack(t *testing.T, e *env, ref, format string, cmd ...string) string {
 	t.Helper()
 	rootfs := t.TempDir()
 	copyFile(t, filepath.Join(e.bin, "hello"), filepath.Join(rootfs, "hello"), 0o755)
+	e.agentModules(t, rootfs)
 	archive := filepath.Join(t.TempDir(), "hello-"+format+".tar")
 	args := []string{"--kernel", e.kernel, "--type", "linux", "--hypervisor", "qemu",
 		"--rootfs", rootfs, "--entrypoint", "/hello", "--tag", ref, "--format", format, "--output", archive}
