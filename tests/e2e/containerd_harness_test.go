@@ -154,14 +154,18 @@ func (d *ctrdDaemon) ctr(args ...string) (stdout, stderr string, code int) {
 // configuration and the default bridge network under the daemon's folder.
 func (d *ctrdDaemon) nerdctl(args ...string) (stdout, stderr string, code int) {
 	d.t.Helper()
-	global := []string{
+	return d.run("nerdctl", append(d.nerdctlGlobal(), args...)...)
+}
+
+// nerdctlGlobal are the global flags that point nerdctl at this daemon.
+func (d *ctrdDaemon) nerdctlGlobal() []string {
+	return []string{
 		"--address", d.sock, "--namespace", d.ns,
 		"--data-root", filepath.Join(d.dir, "nerdctl"),
 		"--cni-path", ctrdCNIPath,
 		"--cni-netconfpath", filepath.Join(d.dir, "cni", "net.d"),
 		"--cgroup-manager", "cgroupfs",
 	}
-	return d.run("nerdctl", append(global, args...)...)
 }
 
 // ctrOK runs ctr and fails the test unless it exits 0.
