@@ -47,6 +47,11 @@ func request(conn net.Conn, q agent.Request) error {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return ErrNoGuest
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The supervisor holds a request until urunit serves the
+			// channel: a guest that never does has no agent driver.
+			return fmt.Errorf("%w: no answer in time (does the guest kernel have virtio_console or vsock?)", ErrNoGuest)
+		}
 		return err
 	}
 	if r.Error != "" {
