@@ -181,8 +181,12 @@ func (b *bench) probe(u *oci, bundle, id string) (format, machine, accel string,
 		return format, "", accel, fmt.Errorf("start: %s", o)
 	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if strings.Contains(exeOf(st.Pid), "qemu") {
-			argv := argvOf(st.Pid)
+		pid := st.Pid
+		if c := firstChild(pid); c != 0 {
+			pid = c // a Linux guest's init is urunc's supervisor
+		}
+		if strings.Contains(exeOf(pid), "qemu") {
+			argv := argvOf(pid)
 			m := argAfter(argv, "-machine")
 			machine, _, _ = strings.Cut(m, ",")
 			if i := strings.Index(m, "accel="); i >= 0 {

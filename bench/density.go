@@ -169,7 +169,7 @@ func (b *bench) burst(d *ctrd, name string, flags []string, image string, args [
 	for id, tk := range d.tasks() {
 		if strings.HasPrefix(id, "e"+name[:1]+"-") && tk.status == "RUNNING" {
 			running++
-			total += pss(tk.pid) + pss(d.shimPid(id))
+			total += pss(tk.pid) + pss(firstChild(tk.pid)) + pss(d.shimPid(id))
 		}
 	}
 	failed := n - len(ready)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,7 @@ import (
 // memory limit is guest + this (docs/configuration.md).
 const guestOverheadMiB = 64
 
-// memory is section d: PSS of VMM + shim per idle unikernel container for
+// memory is section d: PSS of VMM + supervisor + shim per idle unikernel container for
 // two guest sizes, and of container + shim for busybox `sleep` under runc.
 func (b *bench) memory() *Section {
 	s := &Section{}
@@ -21,7 +22,7 @@ func (b *bench) memory() *Section {
 		return s
 	}
 	t := &Table{Title: "d. idle containers, medians over the containers (MiB)",
-		Header: []string{"runtime", "guest", "memory limit", "QEMU -m", "VMM / container PSS", "shim PSS", "total PSS", "ready"}}
+		Header: []string{"runtime", "guest", "memory limit", "QEMU -m", "VMM / container PSS", "supervisor PSS", "shim PSS", "total PSS", "ready"}}
 	rc := b.idleRunc(d, s, t)
 	for _, guest := range []int{64, 128} {
 		if b.ctx.Err() != nil {
@@ -73,20 +74,23 @@ func (b *bench) idleUrunc(d *ctrd, guest int, withLimit bool, s *Section, t *Tab
 	}
 	ready := x.waitReady(ids, time.Now().Add(2*time.Minute))
 	b.sleep(3 * time.Second)
-	var vmm, shim, total []float64
+	var vmm, sup, shim, total []float64
 	mflag := ""
 	for id, tk := range d.tasks() {
 		if !strings.HasPrefix(id, fmt.Sprintf("d%d-", guest)) || tk.status != "RUNNING" {
 			continue
 		}
-		v, sh := pss(tk.pid), pss(d.shimPid(id))
-		vmm, shim, total = append(vmm, v), append(shim, sh), append(total, v+sh)
-		mflag = argAfter(argvOf(tk.pid), "-m")
+		// A Linux guest's init is urunc's supervisor; the VMM its child.
+		vmmPid := firstChild(tk.pid)
+		v, su, sh := pss(vmmPid), pss(tk.pid), pss(d.shimPid(id))
+		vmm, sup, shim, total = append(vmm, v), append(sup, su), append(shim, sh), append(total, v+su+sh)
+		mflag = argAfter(argvOf(vmmPid), "-m")
 	}
 	fail += len(ids) - len(total)
 	dist := newDist(total, fail)
 	t.Rows = append(t.Rows, []string{"urunc", fmt.Sprintf("%d MiB", guest), limitText, orDash(mflag),
-		f1(newDist(vmm, 0).Median), f1(newDist(shim, 0).Median), f1(dist.Median), fmt.Sprintf("%d/%d", ready, b.o.nMem)})
+		f1(newDist(vmm, 0).Median), f1(newDist(sup, 0).Median), f1(newDist(shim, 0).Median), f1(dist.Median),
+		fmt.Sprintf("%d/%d", ready, b.o.nMem)})
 	return dist
 }
 
@@ -118,8 +122,17 @@ func (b *bench) idleRunc(d *ctrd, s *Section, t *Table) *Dist {
 	}
 	fail += len(ids) - len(total)
 	dist := newDist(total, fail)
-	t.Rows = append(t.Rows, []string{"runc", "—", "—", "—", f1(newDist(ctr, 0).Median), f1(newDist(shim, 0).Median), f1(dist.Median), fmt.Sprintf("%d/%d", ready, b.o.nMem)})
+	t.Rows = append(t.Rows, []string{"runc", "—", "—", "—", f1(newDist(ctr, 0).Median), "—", f1(newDist(shim, 0).Median), f1(dist.Median), fmt.Sprintf("%d/%d", ready, b.o.nMem)})
 	return dist
+}
+
+// firstChild is pid's first child, or 0 for none.
+func firstChild(pid int) int {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if f := strings.Fields(string(data)); len(f) > 0 {
+		return atoi(f[0])
+	}
+	return 0
 }
 
 func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
