@@ -45,8 +45,8 @@ func parseFlags() opts {
 	flag.StringVar(&o.kernel, "kernel", "/var/cache/urunc/kernel/vmlinuz", "Debian cloud kernel (vmlinux and modules/ beside it)")
 	flag.StringVar(&o.tools, "tools", "/var/cache/urunc/tools", "pinned containerd, ctr, runc")
 	flag.StringVar(&o.out, "out", "", "results folder (default REPO/results/<timestamp>)")
-	flag.StringVar(&o.sections, "sections", "abcdef", "sections to run")
-	flag.IntVar(&o.nLifecycle, "n-lifecycle", 30, "a: runs per runtime")
+	flag.StringVar(&o.sections, "sections", "abcdefg", "sections to run")
+	flag.IntVar(&o.nLifecycle, "n-lifecycle", 30, "a: runs per runtime (g: exec pairs)")
 	flag.IntVar(&o.nBoot, "n-boot", 10, "b: runs per kernel")
 	flag.IntVar(&o.nCtrd, "n-ctrd", 20, "c: runs per runtime")
 	flag.IntVar(&o.nMem, "n-mem", 10, "d: containers per guest size")
@@ -100,6 +100,7 @@ func run(ctx context.Context, o opts) int {
 		{"d", "memory (PSS) per idle container", b.memory},
 		{"e", "density: containers started at once", b.density},
 		{"f", "HTTP request latency", b.http},
+		{"g", "exec into a running container", b.execBench},
 	}
 	for _, s := range sections {
 		if !strings.Contains(o.sections, s.key) {
