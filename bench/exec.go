@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/urunc-runtime/urunc/internal/testutil/images"
 	"io"
 	"os"
 	"os/exec"
