@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/urunc-runtime/urunc/internal/testutil/images"
 	"io"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/urunc-runtime/urunc/internal/testutil/images"
 )
 
 // execBytes is what the throughput case streams out of the container.
