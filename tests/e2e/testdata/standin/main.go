@@ -9,11 +9,16 @@
 // one cannot be installed. It boots nothing: it records what a VMM would
 // get from urunc — argv, environment, namespaces, devices, configuration
 // files, capabilities, credentials, open descriptors and the files and taps
-// its arguments name — prints that as one JSON document on stdout and
-// exits 0.
+// its arguments name — and prints that as one JSON document on stdout.
+// Then it exits 0, unless the VMM is given an agent socket (Firecracker's
+// and Cloud Hypervisor's hybrid vsock, for a Linux guest): then it also
+// plays the guest's agent as urunit would, for the application that
+// urunit's config in the initrd names, and exits 0 when that "VM" stops
+// (agent.go says what exactly it plays).
 //
 // It is built by the test (CGO_ENABLED=0, static) and never shipped. It
-// uses the standard library only, and lists its descriptors with
+// uses the standard library only, but for urunc's agent protocol (and
+// yamux under it) and urunit's config, and lists its descriptors with
 // readlink(2) before anything else runs, so that the list holds exactly
 // what it inherited.
 package main
@@ -35,6 +40,8 @@ type Report struct {
 	Argv        []string          `json:"argv"`
 	Env         []string          `json:"env"`
 	Pid         int               `json:"pid"`
+	PPid        int               `json:"ppid"`
+	ParentArgv  []string          `json:"parentArgv"` // /proc/<ppid>/cmdline
 	UID         int               `json:"uid"`
 	GID         int               `json:"gid"`
 	Groups      []int             `json:"groups"`
@@ -52,6 +59,9 @@ type Report struct {
 	// No VMM urunc runs needs a stream socket of its own, so a filter urunc
 	// installs denies it.
 	Socket string `json:"socket"`
+	// Guest is the Linux guest the stand-in plays after the report, nil
+	// when the VMM is given no agent socket.
+	Guest *GuestInfo `json:"guest,omitempty"`
 }
 
 // Probe is whether a thing exists and what happened when it was used.
@@ -65,6 +75,10 @@ func main() {
 	r := Report{FDs: inheritedFDs()} // first: nothing else is open yet
 	r.Argv, r.Env = os.Args, os.Environ()
 	r.Pid, r.UID, r.GID = os.Getpid(), os.Getuid(), os.Getgid()
+	r.PPid = os.Getppid()
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(r.PPid) + "/cmdline"); err == nil {
+		r.ParentArgv = strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+	}
 	r.Groups, _ = os.Getgroups()
 	r.Namespaces = namespaces()
 	r.Status = status()
@@ -74,12 +88,16 @@ func main() {
 	collect(os.Args[1:], r.ConfigFiles, r.Paths, r.Taps)
 	r.Socket = socketProbe()
 	r.Mounts = mounts()
+	r.Guest = guestOf(os.Args[1:], r.ConfigFiles)
 	out, err := json.Marshal(r)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "standin:", err)
 		os.Exit(2)
 	}
 	os.Stdout.Write(append(out, '\n'))
+	if r.Guest != nil {
+		os.Exit(playGuest(r.Guest))
+	}
 }
 
 // inheritedFDs reads /proc/self/fd/N for N below the descriptor limit
