@@ -4,13 +4,16 @@ package e2e
 // every test host. Their paths through urunc (plan, monitor root, network,
 // launcher, exec) are driven here with a stand-in VMM (testdata/standin):
 // a static program installed under each VMM's binary name that records
-// what it was given and exits 0. Each VMM also has a "real" variant that
-// boots a real guest when the real tool is on PATH, and skips otherwise.
+// what it was given and exits 0 — after playing the guest's agent, for a
+// Linux guest on Firecracker or Cloud Hypervisor (agent_standin_test.go
+// drives that). Each VMM also has a "real" variant that boots a real guest
+// when the real tool is on PATH, and skips otherwise.
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +31,7 @@ import (
 
 	"github.com/urunc-runtime/urunc/internal/launcher"
 	"github.com/urunc-runtime/urunc/internal/network"
+	"github.com/urunc-runtime/urunc/internal/planner"
 	"github.com/urunc-runtime/urunc/internal/testutil/solo5elf"
 )
 
@@ -36,6 +40,8 @@ type siReport struct {
 	Argv        []string           `json:"argv"`
 	Env         []string           `json:"env"`
 	Pid         int                `json:"pid"`
+	PPid        int                `json:"ppid"`
+	ParentArgv  []string           `json:"parentArgv"`
 	UID         int                `json:"uid"`
 	GID         int                `json:"gid"`
 	FDs         map[string]string  `json:"fds"`
@@ -47,6 +53,17 @@ type siReport struct {
 	Taps        map[string]siProbe `json:"taps"`
 	Socket      string             `json:"socket"`
 	Mounts      map[string]string  `json:"mounts"`
+	Guest       *siGuest           `json:"guest"`
+}
+
+// siGuest mirrors testdata/standin's GuestInfo: the Linux guest the
+// stand-in played behind the VMM's agent socket.
+type siGuest struct {
+	AgentSocket string   `json:"agentSocket"`
+	Initrd      string   `json:"initrd"`
+	Args        []string `json:"args"`
+	Mode        string   `json:"mode"`
+	Error       string   `json:"error"`
 }
 
 type siProbe struct {
@@ -61,6 +78,7 @@ type siRun struct {
 	tap, mac string // the tap urunc made and the container interface's MAC
 	tn       *testNet
 	rep      siReport
+	stderr   string // the container's stderr: the supervisor's and the stand-in's
 }
 
 // siCase is one VMM played by the stand-in.
@@ -70,6 +88,10 @@ type siCase struct {
 	binary string // the VMM's executable name
 	netN   int    // newTestNet index (10.213.<netN>.0/24)
 	bundle func(t *testing.T, e *env) *bundle
+	// agent: a Linux guest on a VMM that carries the agent channel, so a
+	// supervisor is the container's pid 1 and the stand-in, its child,
+	// plays the guest's agent.
+	agent  bool
 	argv   func(t *testing.T, r siRun)            // argv (and config files) as the VMM builder documents
 	extra  func(t *testing.T, r siRun)            // case-specific checks
 	real   func(t *testing.T, e *env, bin string) // boots a real guest with the real binary
@@ -133,11 +155,11 @@ const siGuestOnly = "SI_GUEST_ONLY=1"
 
 var siCases = []siCase{
 	{name: "firecracker", vmm: "firecracker", binary: "firecracker", netN: 21, bundle: siLinuxBundle("firecracker"),
-		argv: siFirecrackerArgv, real: siRealLinux("firecracker")},
+		agent: true, argv: siFirecrackerArgv, real: siRealLinux("firecracker")},
 	// [api] socket: Firecracker keeps its API, on the run folder's socket.
 	{name: "firecracker-api", vmm: "firecracker", binary: "firecracker", netN: 28, config: "[api]\nsocket = true\n",
-		bundle: siLinuxBundle("firecracker"), argv: siFirecrackerAPIArgv},
-	{name: "cloud-hypervisor", vmm: "cloud-hypervisor", binary: "cloud-hypervisor", netN: 22,
+		bundle: siLinuxBundle("firecracker"), agent: true, argv: siFirecrackerAPIArgv},
+	{name: "cloud-hypervisor", vmm: "cloud-hypervisor", binary: "cloud-hypervisor", netN: 22, agent: true,
 		bundle: siLinuxBundle("cloud-hypervisor"), argv: siCloudHypervisorArgv, real: siRealLinux("cloud-hypervisor")},
 	{name: "hvt", vmm: "hvt", binary: "solo5-hvt", netN: 23, filtered: true,
 		bundle: siWithSeccomp(siSolo5Bundle("hvt", "rumprun", solo5elf.TargetHVT, true)),
@@ -211,20 +233,24 @@ func siInstallStandin(t *testing.T) string {
 }
 
 // siConfig writes a urunc config naming bin for one VMM and kvmDev as the
-// KVM device. An extra fragment that is the VMM's own section has its keys
-// put in the section siConfig writes, as TOML allows a table once.
+// KVM device. An extra fragment that is the VMM's own section or [linux]
+// has its keys put in the section siConfig writes, as TOML allows a table
+// once.
 func siConfig(t *testing.T, e *env, vmmName, bin, kvmDev string, extra ...string) {
 	section := fmt.Sprintf("[%q]\nbinary = %q\n", vmmName, bin)
+	linux := fmt.Sprintf("urunit = %q\n", filepath.Join(e.bin, "urunit"))
 	var rest []string
 	for _, x := range extra {
 		if keys, ok := strings.CutPrefix(x, "["+vmmName+"]\n"); ok {
 			section += keys
+		} else if keys, ok := strings.CutPrefix(x, "[linux]\n"); ok {
+			linux += keys
 		} else {
 			rest = append(rest, x)
 		}
 	}
-	writeFile(t, e.config, fmt.Sprintf("[host]\nkvm_device = %q\n\n[linux]\nurunit = %q\n\n%s\n%s",
-		kvmDev, filepath.Join(e.bin, "urunit"), section, strings.Join(rest, "")))
+	writeFile(t, e.config, fmt.Sprintf("[host]\nkvm_device = %q\n\n[linux]\n%s\n%s\n%s",
+		kvmDev, linux, section, strings.Join(rest, "")))
 }
 
 // siKVM is the KVM device the stand-in cases give urunc: the host's when
@@ -257,7 +283,7 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 	b := c.bundle(t, e)
 	joinNetns(b, tn.ctr)
 	id := "si-" + c.name
-	out, _, startLog := siCreateStart(t, r, b.write(), id)
+	out, errOut, startLog := siCreateStart(t, r, b.write(), id)
 	s := r.waitStatus(id, "stopped", 30*time.Second)
 	wantAccel := "kvm"
 	if c.vmm == "spt" {
@@ -266,7 +292,8 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 	if got := s.Annotations["com.urunc.vm.accel"]; got != wantAccel {
 		t.Errorf("accel annotation %q, want %s", got, wantAccel)
 	}
-	run := siRun{bin: bin, tap: network.TapName(id), mac: siMAC(t, tn), tn: tn, rep: siDecode(t, out)}
+	stderr, _ := os.ReadFile(errOut)
+	run := siRun{bin: bin, tap: network.TapName(id), mac: siMAC(t, tn), tn: tn, rep: siDecode(t, out), stderr: string(stderr)}
 	siCheckArgvFile(t, r, id, startLog, b.spec, run.rep) // before delete removes the VM folder
 	r.ok("delete", id)
 	tn.assertNothingOfOurs("delete")
@@ -275,6 +302,7 @@ func siRunCase(t *testing.T, e *env, c siCase, bin string) {
 	}
 	t.Logf("VMM argv: %q", run.rep.Argv)
 	siCommonChecks(t, run, b.spec, !c.noNIC)
+	siCheckSupervision(t, run, b.spec, c.agent)
 	siCheckFilter(t, run, b.spec, c.filtered)
 	c.argv(t, run)
 	if c.extra != nil {
@@ -425,9 +453,6 @@ func siCommonChecks(t *testing.T, r siRun, spec *specs.Spec, nic bool) {
 	if len(rep.Argv) == 0 || rep.Argv[0] != r.bin {
 		t.Errorf("argv[0] %q, want the configured binary %q", rep.Argv, r.bin)
 	}
-	if rep.Pid != 1 {
-		t.Errorf("VMM pid %d in its namespace, want 1 (the container's init)", rep.Pid)
-	}
 	siCheckNamespaces(t, r)
 	siCheckHostMounts(t, rep)
 	siCheckCaps(t, rep, spec.Process.User.UID)
@@ -470,6 +495,42 @@ func siCommonChecks(t *testing.T, r siRun, spec *specs.Spec, nic bool) {
 	}
 	if !nic && len(rep.Taps) > 0 {
 		t.Errorf("argv names taps %v for a guest that declares no NIC", rep.Taps)
+	}
+}
+
+// siCheckSupervision: a VMM that carries the agent channel is the child of
+// the supervisor, the container's pid 1 (urunc launch), which got the
+// guest's status from the stand-in's agent (hello exits 0); the stand-in
+// found the agent socket and, in the initrd, the container's args. Any
+// other VMM is the container's pid 1 itself, and plays no guest.
+func siCheckSupervision(t *testing.T, r siRun, spec *specs.Spec, agent bool) {
+	t.Helper()
+	rep := r.rep
+	if !agent {
+		if rep.Pid != 1 {
+			t.Errorf("VMM pid %d in its namespace, want 1 (the container's init)", rep.Pid)
+		}
+		if rep.Guest != nil {
+			t.Errorf("the stand-in played a guest agent %+v for a VMM that has none", *rep.Guest)
+		}
+		return
+	}
+	wantParent := []string{planner.MonitorSelf, "launch", planner.MonitorShare}
+	if rep.Pid == 1 || rep.PPid != 1 || !slices.Equal(rep.ParentArgv, wantParent) {
+		t.Errorf("VMM pid %d, parent %d %q; want a child of the container's init, the supervisor %q",
+			rep.Pid, rep.PPid, rep.ParentArgv, wantParent)
+	}
+	g := rep.Guest
+	if g == nil {
+		t.Fatalf("the stand-in found no agent socket in argv %q or config files", rep.Argv)
+	}
+	if g.AgentSocket != "/urunc/run/agent.sock" || g.Initrd != "/urunc/initrd" || g.Error != "" ||
+		!slices.Equal(g.Args, spec.Process.Args) {
+		t.Errorf("guest played %+v, want agent socket /urunc/run/agent.sock, initrd /urunc/initrd and args %q",
+			*g, spec.Process.Args)
+	}
+	if !strings.Contains(r.stderr, "standin: the host took the exit status 0\n") || strings.Contains(r.stderr, "without reporting") {
+		t.Errorf("container stderr %q: want the host to have taken the guest's exit status 0 through the agent", r.stderr)
 	}
 }
 
@@ -599,8 +660,8 @@ func siFirecrackerAPIArgv(t *testing.T, r siRun) {
 }
 
 // siFirecrackerArgv: --no-api --config-file <run>/firecracker.json, and
-// the JSON names the kernel, initrd, command line and the tap with the
-// container's MAC.
+// the JSON names the kernel, initrd, command line, the tap with the
+// container's MAC and the agent's vsock.
 func siFirecrackerArgv(t *testing.T, r siRun) {
 	const cfgPath = "/urunc/run/firecracker.json"
 	if want := []string{r.bin, "--no-api", "--config-file", cfgPath}; !slices.Equal(r.rep.Argv, want) {
@@ -618,6 +679,13 @@ func siFirecrackerArgv(t *testing.T, r siRun) {
 	if err := json.Unmarshal([]byte(strings.NewReplacer(`"kernel_image_path"`, `"Kernel"`,
 		`"initrd_path"`, `"Initrd"`, `"boot_args"`, `"Args"`).Replace(raw)), &cfg); err != nil {
 		t.Fatalf("config file %s: %v\n%s", cfgPath, err, raw)
+	}
+	var vsock struct {
+		Vsock map[string]any `json:"vsock"`
+	}
+	_ = json.Unmarshal([]byte(raw), &vsock)
+	if w := map[string]any{"guest_cid": 3.0, "uds_path": "/urunc/run/agent.sock"}; !maps.Equal(vsock.Vsock, w) {
+		t.Errorf("vsock %v, want %v", vsock.Vsock, w)
 	}
 	if cfg.Boot.Kernel != "/urunc/kernel" || cfg.Boot.Initrd != "/urunc/initrd" {
 		t.Errorf("boot-source %+v, want the bound kernel and initrd", cfg.Boot)
@@ -659,7 +727,7 @@ func siLinuxCmdline(t *testing.T, r siRun, cmdline string) {
 }
 
 // siCloudHypervisorArgv: kernel, initramfs, cmdline, memory, cpus, the tap
-// with the container's MAC, serial on stdout.
+// with the container's MAC, the agent's vsock, serial on stdout.
 func siCloudHypervisorArgv(t *testing.T, r siRun) {
 	a := r.rep.Argv
 	if len(a) < 7 {
@@ -667,7 +735,7 @@ func siCloudHypervisorArgv(t *testing.T, r siRun) {
 	}
 	want := []string{r.bin, "--kernel", "/urunc/kernel", "--initramfs", "/urunc/initrd", "--cmdline", a[6],
 		"--memory", "size=256M", "--cpus", "boot=1", "--net", "tap=" + r.tap + ",mac=" + r.mac,
-		"--serial", "tty", "--console", "off"}
+		"--vsock", "cid=3,socket=/urunc/run/agent.sock", "--serial", "tty", "--console", "off"}
 	if !slices.Equal(a, want) {
 		t.Errorf("argv %q\nwant %q", a, want)
 	}
