@@ -10,13 +10,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/urunc-runtime/urunc/internal/agent"
 )
@@ -259,9 +263,57 @@ func (sa *saCase) exec(t *testing.T) {
 		t.Errorf("the guest got process %+v; want args [standin-process], env with SA_EXTRA=1 and the container's, cwd /tmp, 1000:1001, no terminal", p)
 	}
 
+	saExecTerminal(t, r, id)
+
 	r.ok("kill", id, "TERM")
 	r.waitStatus(id, "stopped", 30*time.Second)
 	waitFor(t, out, "standin: the host took the exit status 143\n", 5*time.Second)
 	r.ok("delete", id)
 	sa.noLeaks(t, r, id)
+}
+
+// saExecTerminal: a detached exec with a terminal (-d -t, as a shim runs
+// `exec -it`): the console socket gets the proxy's pty, the guest is told
+// the process has a terminal and its output comes out of the pty; the pid
+// file names the proxy, which exits once the guest process has.
+func saExecTerminal(t *testing.T, r *runtime, id string) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan *os.File, 1)
+	go func() { got <- receivePty(t, l) }()
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	r.ok("exec", "-d", "-t", "--console-socket", sock, "--pid-file", pidFile, id, "standin-process")
+	var pty *os.File
+	select {
+	case pty = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no pty received on the console socket")
+	}
+	if pty == nil {
+		t.Fatal("the console socket got no pty")
+	}
+	defer pty.Close()
+	text := readUntil(pty, "}", 30*time.Second)
+	if !strings.Contains(text, `"args":["standin-process"]`) || !strings.Contains(text, `"terminal":true`) {
+		t.Errorf("pty output %q: want the guest's process with a terminal", text)
+	}
+	b, err := os.ReadFile(pidFile)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || perr != nil {
+		t.Fatalf("pid file: %q, %v %v", b, err, perr)
+	}
+	if exe := exeOf(strconv.Itoa(pid)); exe != "" && !strings.HasSuffix(exe, "/urunc") {
+		t.Errorf("pid file names %d, running %q: want the exec proxy (urunc)", pid, exe)
+	}
+	for i := 0; i < 100 && unix.Kill(pid, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if unix.Kill(pid, 0) == nil {
+		t.Errorf("exec proxy %d still runs 10s after its guest process exited", pid)
+	}
 }
