@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-runtime/urunc/internal/agent"
@@ -40,6 +41,8 @@ func TestStandinAgent(t *testing.T) {
 			t.Run("kill-TERM", func(t *testing.T) { sa.killed(t, "TERM", 143, false) })
 			t.Run("kill-KILL", func(t *testing.T) { sa.killed(t, "KILL", 137, false) })
 			t.Run("stop-grace", func(t *testing.T) { sa.killed(t, "TERM", 137, true) })
+			t.Run("run-SIGINT", sa.runSignal)
+			t.Run("non-root", sa.nonRoot)
 			t.Run("unreported", sa.unreported)
 			t.Run("exec", sa.exec)
 		})
@@ -198,6 +201,55 @@ func (sa *saCase) killed(t *testing.T, sig string, want int, ignoreTerm bool) {
 	}
 	if strings.Contains(console, "without reporting") {
 		t.Errorf("the supervisor says the guest reported nothing:\n%s", console)
+	}
+	sa.noLeaks(t, r, id)
+}
+
+// runSignal: a foreground `urunc run` passes a signal it gets to the
+// container, whose supervisor passes it to the application through the
+// agent: SIGINT ends hello with 130, which the guest reports.
+func (sa *saCase) runSignal(t *testing.T) {
+	r := sa.runtime(t)
+	id := "sa-" + sa.vmm + "-run-sigint"
+	c, out := sa.started(t, r, id, sa.bundle(t, "0", "600"))
+	if err := c.Process.Signal(unix.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	code := saExitCode(t, c)
+	b, _ := os.ReadFile(out)
+	if code != 130 {
+		t.Errorf("foreground run after SIGINT: exit %d, want 130\n%s", code, b)
+	}
+	for _, w := range []string{"standin: signal 2 to the application\n", "standin: the host took the exit status 130\n"} {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("console lacks %q (the signal or status did not go through the agent):\n%s", w, b)
+		}
+	}
+	sa.noLeaks(t, r, id)
+}
+
+// nonRoot: with a non-root container user the supervisor, the VMM and
+// the exec proxy run as that user, and still meet on the run folder's
+// sockets: the status comes through, and so does an exec.
+func (sa *saCase) nonRoot(t *testing.T) {
+	r := sa.runtime(t)
+	id := "sa-" + sa.vmm + "-nonroot"
+	b := sa.bundle(t, "5", "600")
+	b.spec.Process.User = specs.User{UID: siUser, GID: siUser}
+	c, out := sa.started(t, r, id, b)
+	if res := r.urunc("exec", id, "echo", "as", "a", "user"); res.code != 0 || res.stdout != "as a user\n" {
+		t.Errorf("exec echo: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+	r.ok("kill", id, "TERM")
+	code := saExitCode(t, c)
+	text, _ := os.ReadFile(out)
+	if code != 143 || !strings.Contains(string(text), "standin: the host took the exit status 143\n") {
+		t.Errorf("run of a non-root guest after kill TERM: exit %d, want 143 through the agent\n%s", code, text)
+	}
+	line, _, _ := strings.Cut(string(text), "\n")
+	var rep siReport
+	if err := json.Unmarshal([]byte(line), &rep); err != nil || rep.UID != siUser || rep.GID != siUser {
+		t.Errorf("the VMM ran as %d:%d (%v), want %d:%d", rep.UID, rep.GID, err, siUser, siUser)
 	}
 	sa.noLeaks(t, r, id)
 }
