@@ -62,7 +62,8 @@ func Supervise(dir string) int {
 	if err != nil {
 		return failf("%v", err)
 	}
-	s := &supervisor{plan: p, ready: make(chan struct{}), exited: make(chan struct{}), report: -1}
+	s := &supervisor{plan: p, ready: make(chan struct{}), exited: make(chan struct{}), report: -1,
+		pending: make(chan syscall.Signal, 64)}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)
 	if err := s.start(dir); err != nil {
@@ -71,6 +72,7 @@ func Supervise(dir string) int {
 	go s.serveControl()
 	go s.connect()
 	go s.waitVMM()
+	go s.deliver()
 	for {
 		select {
 		case sig := <-sigs:
@@ -91,8 +93,9 @@ type supervisor struct {
 	ln   *net.UnixListener
 
 	session *yamux.Session
-	ready   chan struct{} // closed once session is set and urunit answered
-	exited  chan struct{} // closed once the VMM has exited and been reaped
+	ready   chan struct{}       // closed once session is set and urunit answered
+	exited  chan struct{}       // closed once the VMM has exited and been reaped
+	pending chan syscall.Signal // signals for the application, in order
 
 	mu        sync.Mutex
 	report    int            // the application's status, -1 until urunit sends it
@@ -249,6 +252,9 @@ func (s *supervisor) awaitExit(st net.Conn) {
 	}
 	s.mu.Lock()
 	s.report = e.Status
+	if s.grace != nil {
+		s.grace.Stop() // the application has stopped: nothing to kill it for
+	}
 	s.mu.Unlock()
 	select {
 	case <-s.exited:
@@ -269,16 +275,31 @@ func (s *supervisor) forward(sig os.Signal) {
 		}
 		s.mu.Unlock()
 	}
-	go func() {
+	select {
+	case s.pending <- n:
+	default:
+		fmt.Fprintf(os.Stderr, "urunc: signal %d dropped: %d signals wait for the guest already\n", int(n), cap(s.pending))
+	}
+}
+
+// deliver passes the pending signals to the application in the order
+// they came, once urunit serves the session.
+func (s *supervisor) deliver() {
+	select {
+	case <-s.ready:
+	case <-s.exited:
+		return
+	}
+	for {
 		select {
-		case <-s.ready:
+		case n := <-s.pending:
+			if err := s.signal(n); err != nil {
+				fmt.Fprintf(os.Stderr, "urunc: pass signal %d to the guest: %v\n", int(n), err)
+			}
 		case <-s.exited:
 			return
 		}
-		if err := s.signal(n); err != nil {
-			fmt.Fprintf(os.Stderr, "urunc: pass signal %d to the guest: %v\n", int(n), err)
-		}
-	}()
+	}
 }
 
 func (s *supervisor) killAfterGrace() {
