@@ -85,48 +85,14 @@ func checkExecutable(path string) error {
 	return nil
 }
 
-// waitApp reaps children until the application (pid) has exited and returns
-// its exit status. Then it kills whatever is left and reaps it, as a
-// container runtime does when a container's main process exits.
-func waitApp(pid int) int {
-	status, err := reapUntil(pid)
-	if err != nil {
-		status = fail("wait for application", err, statusFailure)
-	}
-	_ = unix.Kill(-1, unix.SIGKILL)
-	reapRemaining(time.Now().Add(reapGrace))
+// waitApp waits for the application to exit (done gives its status, see
+// reaper.start) and returns its exit status. Then it kills whatever is left, exec'd
+// processes included, and reaps it, as a container runtime does when a
+// container's main process exits.
+func waitApp(r *reaper, done <-chan int) int {
+	status := <-done
+	r.stop()
+	_ = unix.Kill(-1, unix.SIGKILL) // everything but PID 1
+	r.waitEmpty(time.Now().Add(reapGrace))
 	return status
-}
-
-// reapUntil reaps any child until pid is reaped and returns pid's status.
-func reapUntil(pid int) (int, error) {
-	for {
-		var ws syscall.WaitStatus
-		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		if wpid == pid {
-			return waitStatusCode(ws), nil
-		}
-	}
-}
-
-// reapRemaining reaps children without blocking until none are left or the
-// deadline passes.
-func reapRemaining(deadline time.Time) {
-	for time.Now().Before(deadline) {
-		var ws syscall.WaitStatus
-		wpid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		switch {
-		case errors.Is(err, syscall.EINTR), err == nil && wpid > 0:
-			continue
-		case err != nil:
-			return // ECHILD: nothing left
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

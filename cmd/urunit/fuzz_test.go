@@ -3,15 +3,18 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
+	"slices"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/urunc-runtime/urunc/internal/agent"
 	"github.com/urunc-runtime/urunc/internal/guest"
 	"github.com/urunc-runtime/urunc/internal/urunit"
 )
@@ -119,47 +122,171 @@ func FuzzLinuxCmdline(f *testing.F) {
 
 func ipv4(v uint32) net.IP { return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)) }
 
-// FuzzServeControl feeds urunit's control loop what a host (or anything
-// that reaches the socket) may write: it never panics, it passes on exactly
-// the signals of the valid lines no longer than MaxControlLine, and answers
-// each of them once.
-func FuzzServeControl(f *testing.F) {
-	for _, s := range []string{"signal 15\n", "signal 10\nsignal 12\r\n", "hello\nsignal 99\n\nsignal 1\n",
-		strings.Repeat("x", 300) + "\nsignal 2\n", "signal 15", ""} {
-		f.Add([]byte(s))
+// FuzzAgentStream is one stream from an untrusted host: whatever it sends,
+// urunit does not panic, answers a complete first frame with exactly one
+// Reply, which carries an Error unless the frame was a valid Request, and
+// ends the stream (after a FrameExit for OpWait). The guest here never
+// runs a program: the application has already exited, so exec is refused.
+func FuzzAgentStream(f *testing.F) {
+	frame := func(t agent.FrameType, v any) []byte {
+		var b bytes.Buffer
+		_ = agent.WriteJSON(&b, t, v)
+		return b.Bytes()
+	}
+	for _, seed := range [][]byte{
+		frame(agent.FrameRequest, agent.Request{Version: agent.Version, Op: agent.OpWait}),
+		frame(agent.FrameRequest, agent.Request{Version: agent.Version, Op: agent.OpSignal, Signal: 15}),
+		frame(agent.FrameRequest, agent.Request{Version: agent.Version, Op: agent.OpExec, Process: &agent.Process{Args: []string{"/bin/echo"}}}),
+		frame(agent.FrameRequest, agent.Request{Version: 7, Op: agent.OpWait}),
+		append(frame(agent.FrameRequest, agent.Request{Version: agent.Version, Op: agent.OpWait}), 3, 0, 0, 0, 1, 'x'),
+		frame(agent.FrameStdin, "x"),
+		rawFrame(agent.FrameRequest, agent.MaxPayload+1, nil),
+		{1, 0, 0, 0, 2, '{', '}'}, {1, 0, 0}, nil,
+	} {
+		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var want []os.Signal
-		rest := string(data)
+		before := internalErrors.Load()
+		a := newAgentServer(&reaper{waiting: map[int]chan int{}, stopped: true}, &appSignals{queue: make(chan os.Signal, 8)}, io.Discard)
+		a.reportExit(9) // no agent transport: returns at once
+		host, guest := socketPair(t)
+		served := make(chan struct{})
+		go func() {
+			a.serveStream(guest)
+			close(served)
+		}()
+		go func() {
+			_, _ = host.Write(data)
+			_ = host.CloseWrite() // what a host that has said all does
+		}()
+		_ = host.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var frames []agent.FrameType
+		var reply agent.Reply
 		for {
-			line, tail, ok := strings.Cut(rest, "\n")
-			if !ok {
-				break // an unterminated last line is not taken
+			ft, p, err := agent.ReadFrame(host, nil)
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+					t.Fatalf("guest output after %v: %v", frames, err)
+				}
+				break
 			}
-			rest = tail
-			if len(line)+1 > urunit.MaxControlLine {
-				continue
+			frames = append(frames, ft)
+			if ft == agent.FrameReply {
+				if err := json.Unmarshal(p, &reply); err != nil || reply.Version != agent.Version {
+					t.Fatalf("reply %q: %v", p, err)
+				}
 			}
-			if sig, err := urunit.ParseControlLine(line + "\n"); err == nil {
-				want = append(want, sig)
+			if ft == agent.FrameExit || (ft == agent.FrameReply && reply.Error != "") {
+				break // the host takes the status, or the refusal, and closes
 			}
 		}
-		signals := make(chan os.Signal, len(data)+1)
-		var ack bytes.Buffer
-		serveControl(bytes.NewReader(data), &ack, signals, io.Discard)
-		close(signals)
-		var got []os.Signal
-		for s := range signals {
-			if s.(syscall.Signal) < 1 || s.(syscall.Signal) > urunit.MaxSignal {
-				t.Fatalf("signal %v out of range", s)
+		host.Close()
+		<-served
+		if n := internalErrors.Load() - before; n != 0 {
+			t.Fatalf("%d panics serving %q", n, data)
+		}
+		ft, p, err := agent.ReadFrame(bytes.NewReader(data), nil)
+		if err != nil && !errors.Is(err, agent.ErrFrameTooLarge) {
+			if len(frames) != 0 {
+				t.Fatalf("no complete first frame in %q, yet the guest sent %v", data, frames)
 			}
-			got = append(got, s)
+			return
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("serveControl(%q) passed %v, want %v", data, got, want)
+		if len(frames) == 0 || frames[0] != agent.FrameReply {
+			t.Fatalf("guest sent %v for %q, want a Reply first", frames, data)
 		}
-		if ack.String() != strings.Repeat(urunit.ControlAck, len(want)) {
-			t.Fatalf("serveControl(%q) answered %q for %d signals", data, ack.String(), len(want))
+		var req agent.Request
+		valid := err == nil && ft == agent.FrameRequest && json.Unmarshal(p, &req) == nil && req.Check() == nil
+		if wantErr := !valid || req.Op == agent.OpExec; (reply.Error != "") != wantErr {
+			t.Fatalf("request %q: reply %+v, want an error: %v", data, reply, wantErr)
+		}
+		if want := valid && req.Op == agent.OpWait; want != slices.Contains(frames, agent.FrameExit) {
+			t.Fatalf("request %q: frames %v", data, frames)
 		}
 	})
+}
+
+// FuzzExecInput is what a host sends on an exec stream after the Reply:
+// urunit never panics, and ends the stream with an error exactly for
+// frames the protocol does not allow there.
+func FuzzExecInput(f *testing.F) {
+	var seed bytes.Buffer
+	_ = agent.WriteFrame(&seed, agent.FrameStdin, []byte("hi"))
+	_ = agent.WriteJSON(&seed, agent.FrameResize, agent.WindowSize{Rows: 2, Cols: 3})
+	_ = agent.WriteJSON(&seed, agent.FrameSignal, agent.Signal{Signal: 2})
+	_ = agent.WriteFrame(&seed, agent.FrameStdinEOF, nil)
+	f.Add(seed.Bytes(), true)
+	f.Add(seed.Bytes(), false)
+	f.Add([]byte{7, 0, 0, 0, 1, '{'}, true)
+	f.Add([]byte{8, 0, 0, 0, 13, '{', '"', 's', 'i', 'g', 'n', 'a', 'l', '"', ':', '6', '5', '}'}, false)
+	f.Add(rawFrame(agent.FrameStdin, agent.MaxPayload+1, nil), false)
+	f.Fuzz(func(t *testing.T, data []byte, terminal bool) {
+		// Nothing runs: the pid is not the reaper's, so signals go nowhere,
+		// and stdin goes to a pipe nobody reads (or a pty).
+		e := &execProc{pid: 1 << 22, reaper: &reaper{waiting: map[int]chan int{}}, terminal: terminal}
+		if terminal {
+			master, slave, err := openPty(nil)
+			if err != nil {
+				t.Skip(err)
+			}
+			defer master.Close()
+			defer slave.Close()
+			e.stdin, e.outs = master, []output{{master, agent.FrameStdout}}
+		} else {
+			e.stdin = nopWriteCloser{}
+		}
+		err := e.relayInput(bytes.NewReader(data))
+		// Replay the frames to know whether the protocol allows them.
+		r := bytes.NewReader(data)
+		stdinOpen, wantErr := true, false
+		for !wantErr {
+			ft, p, ferr := agent.ReadFrame(r, nil)
+			if ferr != nil {
+				wantErr = !errors.Is(ferr, io.EOF) && !errors.Is(ferr, io.ErrUnexpectedEOF)
+				break
+			}
+			switch ft {
+			case agent.FrameStdin:
+				wantErr = !stdinOpen
+			case agent.FrameStdinEOF:
+				stdinOpen = false
+			case agent.FrameResize:
+				var ws agent.WindowSize
+				wantErr = !terminal || json.Unmarshal(p, &ws) != nil
+			case agent.FrameSignal:
+				var s agent.Signal
+				wantErr = json.Unmarshal(p, &s) != nil || s.Signal < 1 || s.Signal > agent.MaxSignal
+			default:
+				wantErr = true
+			}
+		}
+		if (err != nil) != wantErr {
+			t.Fatalf("relayInput(%q, terminal %v) = %v, want an error: %v", data, terminal, err, wantErr)
+		}
+	})
+}
+
+type nopWriteCloser struct{}
+
+func (nopWriteCloser) Write(p []byte) (int, error) { return len(p), nil }
+func (nopWriteCloser) Close() error                { return nil }
+
+// socketPair is a connected pair of UNIX stream sockets: unlike net.Pipe,
+// one end can end its writes and go on reading.
+func socketPair(t *testing.T) (*net.UnixConn, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		conns[i], err = net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conns[0].(*net.UnixConn), conns[1]
 }

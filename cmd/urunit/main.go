@@ -2,10 +2,13 @@
 //
 // The kernel starts it from the initramfs (rdinit=/.urunit/urunit). It mounts
 // the pseudo file systems the application expects, reads the application's
-// urunit.Config, runs the application as its only child, passes on the
-// signals it receives or is asked for on the control channel, reaps every
-// process that is re-parented to it, and finally ends the VM with the
-// application's exit status. Both protocols are documented in internal/urunit.
+// urunit.Config, runs the application, passes on the signals it receives,
+// reaps every process that is re-parented to it, and finally ends the VM
+// with the application's exit status. When the kernel command line asks
+// for it (urunit.AgentParam), it also serves the host's end of the agent
+// channel (internal/agent): the exit status, signals for the application
+// and processes exec'd beside it. The config and the exit device are
+// documented in internal/urunit.
 //
 // Build it static: CGO_ENABLED=0 go build ./cmd/urunit.
 package main
@@ -37,16 +40,26 @@ func main() {
 }
 
 // run prepares the guest, runs the application and returns the exit status
-// to report to the host.
+// to report to the host, after it has reported it on the agent channel.
 func run() int {
 	signals := catchSignals()
+	reap := newReaper(os.Getpid() == 1) // before any child is forked
 	if err := mountAll(); err != nil {
 		return fail("mount file systems", err, statusFailure)
 	}
 	setupConsole()
-	startControl(signals)
-	if err := loadModules(); err != nil {
-		return fail("load kernel modules", err, statusFailure)
+	modErr := loadModules()
+	ag := startAgent(reap, signals) // its transport's driver may be a module
+	status := runApp(modErr, reap, signals, ag)
+	ag.reportExit(status)
+	return status
+}
+
+// runApp prepares the application's environment, runs it and returns its
+// exit status, or urunit's when it could not.
+func runApp(modErr error, reap *reaper, signals *appSignals, ag *agentServer) int {
+	if modErr != nil {
+		return fail("load kernel modules", modErr, statusFailure)
 	}
 	if err := setupNetwork(); err != nil {
 		// The app may not need the network: say why it has none and go on.
@@ -62,12 +75,13 @@ func run() int {
 	if err := createDevices(cfg.Devices); err != nil {
 		return fail("create block devices", err, statusFailure)
 	}
-	pid, err := startApp(cfg)
+	pid, done, err := reap.start(func() (int, error) { return startApp(cfg) })
 	if err != nil {
 		return fail(fmt.Sprintf("start %q", cfg.Args[0]), err, startFailureStatus(err))
 	}
-	forwardSignals(signals, pid)
-	return waitApp(pid)
+	signals.forward(reap, pid)
+	ag.appStarted()
+	return waitApp(reap, done)
 }
 
 // fail prints one line about what failed to the console and returns status.

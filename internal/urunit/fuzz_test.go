@@ -2,62 +2,8 @@ package urunit
 
 import (
 	"strings"
-	"syscall"
 	"testing"
 )
-
-// FuzzControlLine: ParseControlLine accepts exactly the lines SignalLine
-// writes (with an optional "\r" before the "\n", or none), and the two
-// round-trip; every line SignalLine writes fits MaxControlLine.
-func FuzzControlLine(f *testing.F) {
-	for _, s := range []string{"signal 15\n", "signal 1", "signal 64\r\n", "signal 0\n", "signal 015\n", "signal +1\n",
-		"signal  1\n", "signal 1 \n", "SIGNAL 1\n", "signal 99999999999999999999\n", "", "\n", "signal 1\n\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, line string) {
-		sig, err := ParseControlLine(line)
-		if err != nil {
-			return
-		}
-		if sig < 1 || sig > MaxSignal {
-			t.Fatalf("ParseControlLine(%q) = %d, out of range", line, sig)
-		}
-		canon, err := SignalLine(sig)
-		if err != nil {
-			t.Fatalf("SignalLine(%d) after parsing %q: %v", sig, line, err)
-		}
-		if len(canon) > MaxControlLine {
-			t.Fatalf("SignalLine(%d) = %q, longer than MaxControlLine", sig, canon)
-		}
-		body := strings.TrimSuffix(canon, "\n")
-		if line != body && line != canon && line != body+"\r\n" {
-			t.Fatalf("ParseControlLine accepted %q, which is not SignalLine(%d) = %q", line, sig, canon)
-		}
-		if back, err := ParseControlLine(canon); err != nil || back != sig {
-			t.Fatalf("ParseControlLine(SignalLine(%d)) = %d, %v", sig, back, err)
-		}
-	})
-}
-
-// FuzzSignalLine: SignalLine succeeds exactly for 1..MaxSignal, and its
-// line parses back to the same signal.
-func FuzzSignalLine(f *testing.F) {
-	for _, n := range []int{0, 1, 15, 64, 65, -1, 1 << 40} {
-		f.Add(n)
-	}
-	f.Fuzz(func(t *testing.T, n int) {
-		line, err := SignalLine(syscall.Signal(n))
-		if (err == nil) != (n >= 1 && n <= MaxSignal) {
-			t.Fatalf("SignalLine(%d) = %q, %v", n, line, err)
-		}
-		if err != nil {
-			return
-		}
-		if sig, err := ParseControlLine(line); err != nil || int(sig) != n {
-			t.Fatalf("ParseControlLine(%q) = %d, %v; want %d", line, sig, err, n)
-		}
-	})
-}
 
 // FuzzParseCmdline: the split never panics, and it is stable: rendering
 // the parameters back (each quoted when it holds a blank) and splitting
