@@ -77,3 +77,16 @@ func TestReaperForkError(t *testing.T) {
 		t.Errorf("start = %v with %d waiting", err, len(r.waiting))
 	}
 }
+
+// TestDroppedSignals: urunit survives the fault signals when a process
+// sends them (as the application does to its process group, urunit's).
+func TestDroppedSignals(t *testing.T) {
+	s := catchSignals()
+	defer s.stop()
+	for _, sig := range droppedSignals {
+		if err := syscall.Kill(syscall.Getpid(), sig.(syscall.Signal)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // a crash would have come by now
+}

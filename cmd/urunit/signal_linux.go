@@ -18,6 +18,21 @@ var forwardedSignals = []os.Signal{
 	syscall.SIGUSR1, syscall.SIGUSR2,
 }
 
+// droppedSignals are the signals Go treats as faults. Sent by a process
+// (kill(2)) rather than raised by a fault, Go's default for them is to
+// crash with a traceback of every goroutine, and urunit is PID 1: the VM
+// died with "Attempted to kill init!". The application shares urunit's
+// process group, so a signal it sends to its group (kill(0, SIGABRT))
+// reaches urunit too; that is how urunit died with a traceback that named
+// forwardSignals, one of the goroutines it listed. urunit catches them and
+// drops them, as the kernel drops signals to an init that has no handler.
+// Real faults in urunit still crash it: Go turns those into panics
+// whether or not they are caught.
+var droppedSignals = []os.Signal{
+	syscall.SIGILL, syscall.SIGTRAP, syscall.SIGABRT, syscall.SIGBUS,
+	syscall.SIGFPE, syscall.SIGSEGV, syscall.SIGSTKFLT, syscall.SIGSYS,
+}
+
 // errQueueFull is returned for a signal asked for before the application
 // has started when too many are waiting already.
 var errQueueFull = errors.New("too many signals waiting for the application to start")
@@ -26,7 +41,8 @@ var errQueueFull = errors.New("too many signals waiting for the application to s
 // those the agent's OpSignal asks for. Until the application has started
 // they wait in queue, in order; then forward sends them.
 type appSignals struct {
-	queue chan os.Signal // what signal.Notify and send put; forward drains it
+	queue   chan os.Signal // what signal.Notify and send put; forward drains it
+	dropped chan os.Signal // droppedSignals, drained and forgotten
 
 	mu     sync.Mutex
 	reaper *reaper // nil until the application has started; guarded by mu
@@ -38,9 +54,21 @@ type appSignals struct {
 // signals, because ignored signals would stay ignored in the application
 // after exec.
 func catchSignals() *appSignals {
-	s := &appSignals{queue: make(chan os.Signal, 8)}
+	s := &appSignals{queue: make(chan os.Signal, 8), dropped: make(chan os.Signal, 1)}
 	signal.Notify(s.queue, forwardedSignals...)
+	signal.Notify(s.dropped, droppedSignals...)
+	go func() {
+		for range s.dropped {
+		}
+	}()
 	return s
+}
+
+// stop undoes catchSignals (for the tests: urunit never stops).
+func (s *appSignals) stop() {
+	signal.Stop(s.queue)
+	signal.Stop(s.dropped)
+	close(s.dropped)
 }
 
 // send passes sig to the application now, or queues it until the

@@ -2,7 +2,8 @@
 // line and exits with the status given as its argument, or dies by SIGKILL
 // when the argument is "kill". With "wait-signals" it prints "ready", reports
 // each SIGUSR1 as "got USR1" and, on SIGTERM, prints "got TERM" and dies by
-// it.
+// it. With "abort-group" it sends SIGABRT to its process group, which
+// holds urunit, and exits 5.
 package main
 
 import (
@@ -22,6 +23,14 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "wait-signals" {
 		waitSignals()
+	}
+	if len(os.Args) > 1 && os.Args[1] == "abort-group" {
+		// SIGABRT to the whole process group, urunit included; this
+		// process survives it and exits 5.
+		signal.Ignore(syscall.SIGABRT)
+		_ = syscall.Kill(0, syscall.SIGABRT)
+		time.Sleep(200 * time.Millisecond)
+		os.Exit(5)
 	}
 	if len(os.Args) > 1 && os.Args[1] == "term-init" {
 		_ = syscall.Kill(1, syscall.SIGTERM)
