@@ -58,7 +58,9 @@ type agentServer struct {
 	status   int
 
 	slots chan struct{} // one per stream served; see maxStreams
-	execs sync.WaitGroup
+	// execs counts exec sessions not yet ended. (Not a WaitGroup: a
+	// session may begin while reportExit waits.)
+	execs atomic.Int32
 
 	waiters   atomic.Int32  // open OpWait streams
 	delivered chan struct{} // an OpWait stream passed on the exit status
@@ -179,15 +181,8 @@ func (a *agentServer) reportExit(status int) {
 	if !a.enabled {
 		return
 	}
-	flushed := make(chan struct{})
-	go func() {
-		defer recoverGoroutine("exec flush")
-		a.execs.Wait()
-		close(flushed)
-	}()
-	select {
-	case <-flushed:
-	case <-time.After(execFlushTimeout):
+	for flush := time.Now().Add(execFlushTimeout); a.execs.Load() > 0 && time.Now().Before(flush); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	timer := time.NewTimer(a.waitTimeout)
 	defer timer.Stop()

@@ -48,7 +48,7 @@ type output struct {
 // and its output is sent, and ends with its exit status.
 func (a *agentServer) serveExec(st net.Conn, p *agent.Process) {
 	a.execs.Add(1)
-	defer a.execs.Done()
+	defer a.execs.Add(-1)
 	select {
 	case <-a.started:
 	case <-a.exited:
@@ -138,11 +138,23 @@ func copyOutput(w io.Writer, o output, exited <-chan struct{}) {
 	}
 }
 
+// stdinQueue is how many stdin frames may wait for a process that reads
+// its input slowly, while relayInput goes on reading the stream for
+// signals, resizes and the host's going away. Beyond it, relayInput waits
+// too: then, until the process reads or exits, a host that closes the
+// stream is not noticed.
+const stdinQueue = 4
+
 // relayInput acts on the host's frames until the stream ends or a frame
 // breaks the protocol, which it returns.
 func (e *execProc) relayInput(r io.Reader) error {
+	stdin := e.startStdin()
+	defer func() {
+		if stdin != nil {
+			close(stdin)
+		}
+	}()
 	buf := make([]byte, agent.MaxPayload)
-	stdinOpen := true
 	for {
 		t, p, err := agent.ReadFrame(r, buf)
 		if err != nil {
@@ -151,10 +163,28 @@ func (e *execProc) relayInput(r io.Reader) error {
 			}
 			return err
 		}
-		if err := e.handleFrame(t, p, &stdinOpen); err != nil {
+		if err := e.handleFrame(t, p, &stdin); err != nil {
 			return err
 		}
 	}
+}
+
+// startStdin writes what is sent on the returned channel to the process's
+// stdin, and closes stdin (not a terminal's) once the channel is closed.
+func (e *execProc) startStdin() chan []byte {
+	ch := make(chan []byte, stdinQueue)
+	go func() {
+		defer recoverGoroutine("exec stdin")
+		for p := range ch {
+			_, _ = e.stdin.Write(p) // the process may have closed stdin, or exited
+		}
+		// A terminal's input has no end of its own to close: the
+		// process reads on until the terminal goes.
+		if !e.terminal {
+			_ = e.stdin.Close()
+		}
+	}()
+	return ch
 }
 
 // isStreamEnd tells the ways a stream ends that are no protocol error, a
@@ -165,22 +195,20 @@ func isStreamEnd(err error) bool {
 		errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// handleFrame acts on one frame from the host. Errors writing to the
-// process (it may have closed its stdin or exited) are not the host's.
-func (e *execProc) handleFrame(t agent.FrameType, p []byte, stdinOpen *bool) error {
+// handleFrame acts on one frame from the host. stdin is where its input
+// goes; nil once the host has ended it.
+func (e *execProc) handleFrame(t agent.FrameType, p []byte, stdin *chan []byte) error {
 	switch t {
 	case agent.FrameStdin:
-		if !*stdinOpen {
+		if *stdin == nil {
 			return fmt.Errorf("%w: stdin after its end", agent.ErrUnexpected)
 		}
-		_, _ = e.stdin.Write(p)
+		*stdin <- append([]byte(nil), p...) // p is the read buffer
 	case agent.FrameStdinEOF:
-		// A terminal's input has no end of its own to close: the
-		// process reads on until the terminal goes.
-		if *stdinOpen && !e.terminal {
-			_ = e.stdin.Close()
+		if *stdin != nil {
+			close(*stdin)
+			*stdin = nil
 		}
-		*stdinOpen = false
 	case agent.FrameResize:
 		var ws agent.WindowSize
 		if !e.terminal {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -145,28 +146,34 @@ func expectOutput(t *testing.T, st interface {
 func TestExecHostGone(t *testing.T) {
 	tests := []struct {
 		name string
-		end  func(t *testing.T, st interface{ Write([]byte) (int, error) })
+		end  func(t *testing.T, st net.Conn)
 	}{
 		{"stream closed", nil},
-		{"oversized frame", func(t *testing.T, st interface{ Write([]byte) (int, error) }) {
+		{"oversized frame", func(t *testing.T, st net.Conn) {
 			_, _ = st.Write(rawFrame(agent.FrameStdin, agent.MaxPayload+1, nil))
 		}},
-		{"unknown frame", func(t *testing.T, st interface{ Write([]byte) (int, error) }) {
+		{"unknown frame", func(t *testing.T, st net.Conn) {
 			sendFrame(t, st, 77, nil)
 		}},
-		{"reply frame from the host", func(t *testing.T, st interface{ Write([]byte) (int, error) }) {
+		{"reply frame from the host", func(t *testing.T, st net.Conn) {
 			sendFrame(t, st, agent.FrameReply, []byte("{}"))
 		}},
-		{"bad signal", func(t *testing.T, st interface{ Write([]byte) (int, error) }) {
+		{"bad signal", func(t *testing.T, st net.Conn) {
 			sendJSON(t, st, agent.FrameSignal, agent.Signal{Signal: 99})
 		}},
-		{"garbage signal", func(t *testing.T, st interface{ Write([]byte) (int, error) }) {
+		{"garbage signal", func(t *testing.T, st net.Conn) {
 			sendFrame(t, st, agent.FrameSignal, []byte("nine"))
 		}},
-		{"resize without terminal", func(t *testing.T, st interface{ Write([]byte) (int, error) }) {
+		{"resize without terminal", func(t *testing.T, st net.Conn) {
 			sendJSON(t, st, agent.FrameResize, agent.WindowSize{Rows: 1, Cols: 1})
 		}},
-		{"stdin after its end", func(t *testing.T, st interface{ Write([]byte) (int, error) }) {
+		{"closed behind stdin the process does not read", func(t *testing.T, st net.Conn) {
+			for range 2 { // a pipe's worth, then one more
+				sendFrame(t, st, agent.FrameStdin, make([]byte, agent.MaxPayload))
+			}
+			st.Close()
+		}},
+		{"stdin after its end", func(t *testing.T, st net.Conn) {
 			sendFrame(t, st, agent.FrameStdinEOF, nil)
 			sendFrame(t, st, agent.FrameStdin, []byte("late"))
 		}},
@@ -200,7 +207,7 @@ func TestExecHostGone(t *testing.T) {
 			for _, pid := range pids {
 				waitGone(t, pid)
 			}
-			if tc.end != nil {
+			if tc.end != nil && !strings.HasPrefix(tc.name, "closed") {
 				// The guest ends the stream it refuses.
 				if _, _, err := agent.ReadFrame(st, nil); err == nil {
 					t.Errorf("stream still open")
