@@ -51,6 +51,37 @@ func TestAgentBootSignal(t *testing.T) {
 	}
 }
 
+// TestAgentBootReconnect: the host may leave the virtio-serial port and
+// come back; urunit serves the new session. The host waits a moment before
+// it comes back: a reconnect faster than the guest sees the disconnect
+// gives the new session's first bytes to the old one (see waitHost).
+func TestAgentBootReconnect(t *testing.T) {
+	kernel := bootPrerequisites(t)
+	dir := t.TempDir()
+	urunitBin := goBuild(t, dir, ".")
+	app := goBuild(t, dir, "./testdata/exitapp")
+	image := writeInitrd(t, dir, urunitBin, app, urunit.Config{Args: []string{"exitapp", "wait-signals"}}, guestFiles(t, kernel)...)
+	sock := dir + "/agent.sock"
+	vm := startVM(t, bootSpec(t, kernel, image, sock))
+	first := connectAgent(t, sock)
+	vm.waitFor(t, "ready", 60*time.Second)
+	first.signal(t, syscall.SIGUSR1)
+	vm.waitFor(t, "got USR1", 10*time.Second)
+	first.sess.Close()
+	time.Sleep(time.Second)
+
+	second := connectAgent(t, sock)
+	second.signal(t, syscall.SIGUSR1)
+	vm.waitFor(t, "got USR1", 10*time.Second)
+	second.signal(t, syscall.SIGTERM)
+	if status := second.exitStatus(t, 10*time.Second); status != 143 {
+		t.Errorf("FrameExit status = %d, want 143; output:\n%s", status, vm.output())
+	}
+	if status := vm.wait(t, 10*time.Second); status != 143 {
+		t.Errorf("QEMU exit status = %d, want 143; output:\n%s", status, vm.output())
+	}
+}
+
 // TestAgentBootExec execs processes beside the application of a booted
 // guest: output and status of a plain process, a missing program, a
 // terminal session; and one still running when the application exits

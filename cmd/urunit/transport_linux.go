@@ -154,6 +154,12 @@ func findVirtioPort(sysDir string) (string, error) {
 // it. While no host is connected, a read of a virtio-serial port returns
 // at once with nothing (EOF) and poll says the same, so urunit looks again
 // now and then; the bytes that end the wait begin the connection.
+//
+// The port carries no sign of where one host's bytes end and the next
+// one's begin: a host that reconnects before the guest has read the
+// disconnect (its EOF) has its first bytes read by the old session, and
+// waits for ever. The supervisor connects once per VM; a host that
+// reconnects must leave the guest a moment (the boot test waits 1 s).
 func waitHost(f *os.File) (io.ReadWriteCloser, error) {
 	buf := make([]byte, 4096)
 	pause := 5 * time.Millisecond
