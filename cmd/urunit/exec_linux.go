@@ -23,7 +23,10 @@ const drainIdle = 250 * time.Millisecond
 // outputBuffer is how much output one read takes: one frame.
 const outputBuffer = 32 << 10
 
-var errRelativeExecCwd = errors.New("exec: cwd is not absolute")
+var (
+	errRelativeExecCwd = errors.New("exec: cwd is not absolute")
+	errStdio           = errors.New("exec: set up stdio")
+)
 
 // execProc is a process exec'd beside the application, with urunit's ends
 // of its stdio.
@@ -108,7 +111,7 @@ func (a *agentServer) serveExec(st net.Conn, p *agent.Process) {
 // could not be started: 126 or 127, or 0 when the program was not the
 // problem.
 func execFailureStatus(err error) int {
-	if errors.Is(err, errStopped) || errors.Is(err, errRelativeExecCwd) {
+	if errors.Is(err, errStopped) || errors.Is(err, errRelativeExecCwd) || errors.Is(err, errStdio) {
 		return 0
 	}
 	return startFailureStatus(err)
@@ -290,7 +293,7 @@ func (e *execProc) openStdio(p *agent.Process) ([]*os.File, error) {
 	if p.Terminal {
 		master, slave, err := openPty(p.Size)
 		if err != nil {
-			return nil, fmt.Errorf("exec: open a terminal: %w", err)
+			return nil, fmt.Errorf("%w: open a terminal: %w", errStdio, err)
 		}
 		e.stdin, e.outs, e.files = master, []output{{master, agent.FrameStdout}}, []*os.File{master}
 		return []*os.File{slave, slave, slave}, nil
@@ -301,7 +304,7 @@ func (e *execProc) openStdio(p *agent.Process) ([]*os.File, error) {
 		if err != nil {
 			closeAll(child[:i])
 			closeAll(ours[:i])
-			return nil, fmt.Errorf("exec: create pipes: %w", err)
+			return nil, fmt.Errorf("%w: create pipes: %w", errStdio, err)
 		}
 		if i == 0 {
 			child[i], ours[i] = r, w

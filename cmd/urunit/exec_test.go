@@ -315,6 +315,26 @@ func TestExecTerminalSignal(t *testing.T) {
 	waitGone(t, child)
 }
 
+func TestExecFailureStatus(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{errNotFound, statusNotFound},
+		{syscall.ENOENT, statusNotFound},
+		{errNotExecutable, statusNotRunning},
+		{syscall.EACCES, statusNotRunning},
+		{errStopped, 0},
+		{errRelativeExecCwd, 0},
+		{fmt.Errorf("%w: open a terminal: %w", errStdio, syscall.ENOENT), 0}, // no /dev/ptmx: not the program's fault
+	}
+	for _, tc := range tests {
+		if got := execFailureStatus(tc.err); got != tc.want {
+			t.Errorf("execFailureStatus(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
 // TestExecAfterExit: once the application has exited, exec is refused.
 func TestExecAfterExit(t *testing.T) {
 	g := newTestGuest(t)
