@@ -110,7 +110,11 @@ func TestCtrExecGuest(t *testing.T) {
 	ref := "urunc.local/guest:ctr"
 	d.ctrOK("images", "import", packGuest(t, e, ref, "oci", "0", "600"))
 	d.ctrOK("run", "-d", "--runtime", ctrdUruncRuntime, ref, "g1")
-	t.Cleanup(func() { d.ctr("tasks", "kill", "-s", "SIGKILL", "g1"); d.ctr("tasks", "delete", "-f", "g1"); d.ctr("containers", "delete", "g1") })
+	t.Cleanup(func() {
+		d.ctr("tasks", "kill", "-s", "SIGKILL", "g1")
+		d.ctr("tasks", "delete", "-f", "g1")
+		d.ctr("containers", "delete", "g1")
+	})
 	n := 0
 	c := execClient{env: append(os.Environ(), "PATH="+d.path()), bin: filepath.Join(d.tools, "ctr"),
 		args: func(tty bool, cmd ...string) []string {

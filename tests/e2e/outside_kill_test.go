@@ -166,16 +166,6 @@ func TestOutsideKill(t *testing.T) {
 	})
 }
 
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // waitGone waits until process pid no longer exists (or is a zombie).
 func waitGone(t *testing.T, pid int, d time.Duration) {
 	t.Helper()
