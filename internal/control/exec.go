@@ -41,6 +41,10 @@ func Exec(socketPath string, p agent.Process, pio ExecIO) (int, error) {
 		return -1, err
 	}
 	if err := request(conn, agent.Request{Version: agent.Version, Op: agent.OpExec, Process: &p}); err != nil {
+		var ge *GuestError
+		if errors.As(err, &ge) {
+			return -1, err // urunit's message names the program
+		}
 		return -1, fmt.Errorf("exec %q: %w", p.Args[0], err)
 	}
 	if err := conn.SetDeadline(time.Time{}); err != nil {

@@ -156,7 +156,7 @@ func TestGuestExec(t *testing.T) {
 		{"stdin", "some input\n", []string{id, "cat"}, "some input\n", "", 0},
 		{"env, cwd and user", "", []string{"--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:1000", id,
 			"sh", "-c", `echo "$FOO $(pwd) $(id -u):$(id -g)"`}, "bar /tmp 1000:1000\n", "", 0},
-		{"not found", "", []string{id, "/nope"}, "", "not found", 127},
+		{"not found", "", []string{id, "/nope"}, "", "/nope: no such file or directory", 127},
 		{"signalled", "", []string{id, "sh", "-c", "kill -TERM $$"}, "", "", 143},
 	}
 	for _, tc := range cases {
