@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -52,6 +53,23 @@ type execClient struct {
 	env  []string
 	bin  string
 	args func(tty bool, cmd ...string) []string // the client's exec argv for the container
+	// exitMsg, for a client that exits 1 and names the process's status
+	// in a message instead (nerdctl, crictl), formats that message.
+	exitMsg string
+}
+
+// checkStatus fails unless the client reported the process's status want.
+func (c execClient) checkStatus(t *testing.T, what string, code int, stderr string, want int) {
+	t.Helper()
+	if c.exitMsg == "" || want == 0 {
+		if code != want {
+			t.Errorf("%s: status %d, want %d (stderr %q)", what, code, want, stderr)
+		}
+		return
+	}
+	if msg := fmt.Sprintf(c.exitMsg, want); code != 1 || !strings.Contains(stderr, msg) {
+		t.Errorf("%s: status %d, stderr %q; want 1 and %q", what, code, stderr, msg)
+	}
 }
 
 func (c execClient) run(t *testing.T, cmd ...string) (string, string, int) {
@@ -70,8 +88,10 @@ func (c execClient) checkExec(t *testing.T) {
 	if so, se, code := c.run(t, "echo", "hi"); code != 0 || strings.TrimSpace(so) != "hi" {
 		t.Errorf("exec echo hi: status %d, stdout %q, stderr %q", code, so, se)
 	}
-	if so, se, code := c.run(t, "sh", "-c", "echo err >&2; exit 3"); code != 3 || !strings.Contains(se, "err") || strings.Contains(so, "err") {
-		t.Errorf("exec exit 3: status %d, stdout %q, stderr %q; want 3 and err on stderr", code, so, se)
+	so, se, code := c.run(t, "sh", "-c", "echo err >&2; exit 3")
+	c.checkStatus(t, "exec exit 3", code, se, 3)
+	if !strings.HasPrefix(se, "err\n") || strings.Contains(so, "err") {
+		t.Errorf("exec exit 3: stdout %q, stderr %q; want err on stderr only", so, se)
 	}
 	out, code := ptyRun(t, c.env, c.bin, c.args(true, "sh", "-c", "tty; stty size")...)
 	if code != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "33 111") {
@@ -145,7 +165,7 @@ func TestNerdctlExecGuest(t *testing.T) {
 				a = append(a, "-it")
 			}
 			return append(append(a, "g2"), cmd...)
-		}}
+		}, exitMsg: "exec failed with exit code %d"}
 	c.checkExec(t)
 	d.nerdctlOK("rm", "-f", "g2")
 	d.assertNoVMM(t)
@@ -220,21 +240,21 @@ func TestCRIExecGuest(t *testing.T) {
 				a = append(a, "-it")
 			}
 			return append(append(a, id), cmd...)
-		}}
+		}, exitMsg: "command terminated with exit code %d"}
 	c.checkExec(t)
 
 	t.Run("ExecSync probe", func(t *testing.T) {
-		probe := func() int {
-			_, _, code := d.crictl("exec", "--sync", "--timeout", "20", id, "sh", "-c", "test -f /tmp/healthy")
-			return code
+		probe := func() (int, string) {
+			_, se, code := d.crictl("exec", "--sync", "--timeout", "20", id, "sh", "-c", "test -f /tmp/healthy || exit 3")
+			return code, se
 		}
-		if code := probe(); code != 1 {
-			t.Errorf("probe before the file exists: status %d, want 1", code)
-		}
+		// ExecSync's answer carries the status; crictl prints it.
+		sync := execClient{exitMsg: "exited with %d"}
+		code, se := probe()
+		sync.checkStatus(t, "probe before the file exists", code, se, 3)
 		d.crictlOK("exec", "--sync", "--timeout", "20", id, "sh", "-c", "echo ok > /tmp/healthy")
-		if code := probe(); code != 0 {
-			t.Errorf("probe once the file exists: status %d, want 0", code)
-		}
+		code, se = probe()
+		sync.checkStatus(t, "probe once the file exists", code, se, 0)
 	})
 
 	t.Run("tar stream out of the guest", func(t *testing.T) {
