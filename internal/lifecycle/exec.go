@@ -31,6 +31,12 @@ func (r *Runtime) Exec(id string, p *specs.Process, o IOOpts) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if r.isUnikernel(id) {
+		// A guest that cannot exec says so whatever its state.
+		if p, err = r.execProxy(id, p); err != nil {
+			return -1, err
+		}
+	}
 	st, err := c.Status()
 	if err != nil {
 		return -1, fmt.Errorf("container %q: %w", id, err)
@@ -38,14 +44,7 @@ func (r *Runtime) Exec(id string, p *specs.Process, o IOOpts) (int, error) {
 	if st != libcontainer.Running {
 		return -1, fmt.Errorf("cannot exec in container %q that is %s", id, st)
 	}
-	if !r.isUnikernel(id) {
-		return r.runProcess(p, o, o.Detach, false, c.Run, nil)
-	}
-	proxy, err := r.execProxy(id, p)
-	if err != nil {
-		return -1, err
-	}
-	return r.runProcess(proxy, o, o.Detach, false, c.Run, nil)
+	return r.runProcess(p, o, o.Detach, false, c.Run, nil)
 }
 
 // execProxy is the process that stands for p in the VMM's container: the

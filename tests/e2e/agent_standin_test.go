@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-runtime/urunc/internal/agent"
+	"github.com/urunc-runtime/urunc/internal/testutil/solo5elf"
 )
 
 // saVMMs are the VMMs whose agent channel is the hybrid vsock.
@@ -368,4 +369,25 @@ func saExecTerminal(t *testing.T, r *runtime, id string) {
 	if unix.Kill(pid, 0) == nil {
 		t.Errorf("exec proxy %d still runs 10s after its guest process exited", pid)
 	}
+}
+
+// exec into a guest without an agent (a Solo5 unikernel) is refused with
+// one line naming the guest type, and leaves the container as it was.
+func TestStandinExecRefused(t *testing.T) {
+	e := setup(t, false)
+	dir := siInstallStandin(t)
+	siConfig(t, e, "spt", filepath.Join(dir, "solo5-spt"), siKVM(t))
+	r := e.runtime(t)
+	b := siSolo5Bundle("spt", "mirage", solo5elf.TargetSPT, false)(t, e)
+	const id = "si-exec-refused"
+	r.ok("create", "--bundle", b.write(), id)
+	res := r.urunc("exec", id, "true")
+	msg := strings.TrimSpace(res.stderr)
+	if res.code == 0 || !strings.Contains(msg, "a mirage guest has no agent") || strings.Count(msg, "\n") > 0 {
+		t.Errorf("exec into a mirage guest: exit %d, stderr %q; want one line naming the guest type", res.code, res.stderr)
+	}
+	if s := r.state(id); s.Status != "created" {
+		t.Errorf("status %q after the refused exec, want created", s.Status)
+	}
+	r.ok("delete", "--force", id)
 }
