@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -126,11 +127,15 @@ func (b *bench) idleRunc(d *ctrd, s *Section, t *Table) *Dist {
 	return dist
 }
 
-// firstChild is pid's first child, or 0 for none.
+// firstChild is pid's first child, or 0 for none. Each thread lists the
+// children it forked, and a Go program forks from any of its threads.
 func firstChild(pid int) int {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if f := strings.Fields(string(data)); len(f) > 0 {
-		return atoi(f[0])
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, task := range tasks {
+		data, _ := os.ReadFile(task)
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			return atoi(f[0])
+		}
 	}
 	return 0
 }

@@ -58,14 +58,18 @@ var (
 // device makes even statuses odd; Firecracker and Cloud Hypervisor have
 // none), so something else must, and it must outlive the VMM.
 func Supervise(dir string) int {
+	// Handlers first: kill waits for the control socket, made after this.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
 	p, err := ReadPlan(dir)
 	if err != nil {
 		return failf("%v", err)
 	}
 	s := &supervisor{plan: p, ready: make(chan struct{}), exited: make(chan struct{}), report: -1,
 		pending: make(chan syscall.Signal, 64)}
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwarded...)
+	if v, err := vmm.Get(p.VMM); err == nil {
+		_, s.exitDevice = v.(vmm.GuestChannels)
+	}
 	if err := s.start(dir); err != nil {
 		return failf("%v", err)
 	}
@@ -89,8 +93,11 @@ func Supervise(dir string) int {
 
 type supervisor struct {
 	plan Plan
-	cmd  *exec.Cmd
-	ln   *net.UnixListener
+	// exitDevice: the VMM's own status says the application's (QEMU's
+	// exit device), for a guest whose agent never answered.
+	exitDevice bool
+	cmd        *exec.Cmd
+	ln         *net.UnixListener
 
 	session *yamux.Session
 	ready   chan struct{}       // closed once session is set and urunit answered
@@ -382,13 +389,12 @@ func (s *supervisor) status() (int, string) {
 		// The VMM stopped on a stop signal (kill --all reaches it too)
 		// before the guest could answer: the application was stopped.
 		return 128 + int(s.stopSig), ""
-	case !s.served:
+	case !s.served && s.exitDevice:
 		// urunit never answered: the guest's kernel has no driver for
-		// the channel (virtio_console, vsock), or it died booting. The
-		// VMM's status is all there is (QEMU's exit device: exact for
-		// odd statuses and 0).
+		// the channel (virtio_console), or it died booting. The exit
+		// device's status is all there is (exact for odd statuses and 0).
 		return ws.ExitStatus(), fmt.Sprintf("the guest agent never answered (does the guest kernel have "+
-			"virtio_console or vsock?): the exit status is %s's", s.plan.VMM)
+			"virtio_console?): the exit status is %s's", s.plan.VMM)
 	case ws.ExitStatus() != 0:
 		return ws.ExitStatus(), fmt.Sprintf("%s exited with status %d and the guest reported none", s.plan.VMM, ws.ExitStatus())
 	default:

@@ -23,23 +23,28 @@ func TestSupervisorStatus(t *testing.T) {
 		graceKill bool
 		unserved  bool // urunit never answered
 		want      int
+		noExitDev bool // a VMM without an exit device (Firecracker)
 	}{
-		{"reported 0", 0, exited(0), 0, false, false, 0},
-		{"reported even", 2, exited(3), 0, false, false, 2},
-		{"reported over a VMM's own status", 42, exited(43), 0, false, false, 42},
-		{"reported 143 after a stop signal", 143, exited(0), syscall.SIGTERM, false, false, 143},
-		{"grace period over", -1, signalled(syscall.SIGKILL), syscall.SIGTERM, true, false, 137},
-		{"VMM killed", -1, signalled(syscall.SIGKILL), 0, false, false, 137},
-		{"VMM stopped by a stop signal", -1, exited(0), syscall.SIGTERM, false, false, 143},
-		{"VMM failed", -1, exited(1), 0, false, false, 1},
-		{"guest stopped without a report", -1, exited(0), 0, false, false, StatusUnreported},
-		{"no agent in the guest: the exit device's status", -1, exited(43), 0, false, true, 43},
-		{"no agent in the guest, VMM exited 0", -1, exited(0), 0, false, true, 0},
+		{"reported 0", 0, exited(0), 0, false, false, 0, false},
+		{"reported even", 2, exited(3), 0, false, false, 2, false},
+		{"reported over a VMM's own status", 42, exited(43), 0, false, false, 42, false},
+		{"reported 143 after a stop signal", 143, exited(0), syscall.SIGTERM, false, false, 143, false},
+		{"grace period over", -1, signalled(syscall.SIGKILL), syscall.SIGTERM, true, false, 137, false},
+		{"VMM killed", -1, signalled(syscall.SIGKILL), 0, false, false, 137, false},
+		{"VMM stopped by a stop signal", -1, exited(0), syscall.SIGTERM, false, false, 143, false},
+		{"VMM failed", -1, exited(1), 0, false, false, 1, false},
+		{"guest stopped without a report", -1, exited(0), 0, false, false, StatusUnreported, false},
+		{"no agent in the guest: the exit device's status", -1, exited(43), 0, false, true, 43, false},
+		{"no agent in the guest, VMM exited 0", -1, exited(0), 0, false, true, 0, false},
+		{"no agent, no exit device: never 0", -1, exited(0), 0, false, true, StatusUnreported, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &supervisor{plan: Plan{VMM: vmm.QEMU}, report: tc.report, vmmStatus: tc.ws,
+			s := &supervisor{plan: Plan{VMM: vmm.QEMU}, exitDevice: true, report: tc.report, vmmStatus: tc.ws,
 				stopSig: tc.stopSig, graceKill: tc.graceKill, served: !tc.unserved}
+			if tc.noExitDev {
+				s.plan.VMM, s.exitDevice = vmm.Firecracker, false
+			}
 			if got, _ := s.status(); got != tc.want {
 				t.Errorf("status = %d, want %d", got, tc.want)
 			}

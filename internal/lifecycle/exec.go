@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -142,4 +144,32 @@ func parentPid(pid int) (int, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: too short", pid)
 	}
 	return strconv.Atoi(f[1])
+}
+
+// supervisorWait bounds how long kill waits for a just-started supervisor
+// to take signals.
+const supervisorWait = 5 * time.Second
+
+// awaitSupervisor waits until the supervisor of a Linux guest that was
+// just started can take a signal: it listens on its control socket only
+// once its handlers are in. A signal sent before would meet Go's default
+// action and end the supervisor (status 2), not reach the application.
+func (r *Runtime) awaitSupervisor(id string) {
+	p, err := r.readPlan(id)
+	if err != nil || p.ControlSocket == "" {
+		return
+	}
+	sock := filepath.Join(r.vmDir(id), planner.RunDir, planner.ControlSocket)
+	for deadline := time.Now().Add(supervisorWait); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Lstat(sock); err == nil {
+			return
+		}
+		c, err := r.load(id)
+		if err != nil {
+			return
+		}
+		if st, err := c.Status(); err != nil || st != libcontainer.Running {
+			return // not started, or gone: libcontainer answers the signal
+		}
+	}
 }

@@ -98,6 +98,9 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	if err != nil {
 		return err
 	}
+	if sig != unix.SIGKILL {
+		r.awaitSupervisor(id)
+	}
 	err = c.Signal(sig)
 	fault.Point(fault.KillSignalled)
 	if errors.Is(err, libcontainer.ErrNotRunning) && all {

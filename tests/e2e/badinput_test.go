@@ -217,11 +217,11 @@ func TestBadInputs(t *testing.T) {
 			t.Cleanup(func() { r.ok("delete", "--force", "c1") })
 			return []string{"create", "-b", busyboxBundle(t, "true").write(), "c1"}
 		}, "exist"},
-		{"exec into a unikernel", func(t *testing.T, r *runtime) []string {
+		{"exec into a Linux guest not started", func(t *testing.T, r *runtime) []string {
 			r.ok("create", "-b", uk(t, func(*bundle) {}), "c1")
 			t.Cleanup(func() { r.ok("delete", "--force", "c1") })
 			return []string{"exec", "c1", "sh"}
-		}, "not supported for unikernel"},
+		}, `cannot exec in container "c1" that is created`},
 		{"unknown signal", func(t *testing.T, r *runtime) []string {
 			return []string{"kill", "c1", "SIGNOPE"}
 		}, "SIGNOPE"},

@@ -90,7 +90,7 @@ func (c execClient) checkExec(t *testing.T) {
 	}
 	so, se, code := c.run(t, "sh", "-c", "echo err >&2; exit 3")
 	c.checkStatus(t, "exec exit 3", code, se, 3)
-	if !strings.HasPrefix(se, "err\n") || strings.Contains(so, "err") {
+	if !strings.Contains(se, "err\n") || strings.Contains(so, "err") {
 		t.Errorf("exec exit 3: stdout %q, stderr %q; want err on stderr only", so, se)
 	}
 	out, code := ptyRun(t, c.env, c.bin, c.args(true, "sh", "-c", "tty; stty size")...)

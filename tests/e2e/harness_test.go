@@ -268,10 +268,15 @@ func vmmPid(pid int) int {
 	if !strings.HasSuffix(exeOf(strconv.Itoa(pid)), "/urunc") {
 		return pid
 	}
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if f := strings.Fields(string(data)); len(f) > 0 {
-		if c, err := strconv.Atoi(f[0]); err == nil {
-			return c
+	// Each thread lists the children it forked: the supervisor's Go
+	// runtime may have forked the VMM from any of its threads.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, task := range tasks {
+		data, _ := os.ReadFile(task)
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			if c, err := strconv.Atoi(f[0]); err == nil {
+				return c
+			}
 		}
 	}
 	return pid

@@ -267,7 +267,7 @@ func TestOutsideKillContainerd(t *testing.T) {
 		if status != "RUNNING" || pidAfter != before {
 			t.Fatalf("after containerd's SIGKILL and restart: task %s pid %d status %q, want RUNNING pid %d", id, pidAfter, status, before)
 		}
-		if exe := exeOf(strconv.Itoa(pidAfter)); !strings.Contains(exe, "qemu-system") {
+		if exe := exeOf(strconv.Itoa(vmmPid(pidAfter))); !strings.Contains(exe, "qemu-system") {
 			t.Errorf("task pid %d runs %q, want the VMM", pidAfter, exe)
 		}
 		d.ctrOK("tasks", "kill", id) // SIGTERM, to the guest's app

@@ -390,7 +390,7 @@ func (r *runtime) stressCycle(st *stressRound, s stressSlot, id, sig, console st
 	if rs.Status != "running" || rs.Pid != cs.Pid {
 		return fmt.Errorf("up: status %q pid %d, want running with pid %d", rs.Status, rs.Pid, cs.Pid)
 	}
-	if exe := exeOf(strconv.Itoa(rs.Pid)); s.linux != strings.Contains(exe, "qemu-system") {
+	if exe := exeOf(strconv.Itoa(vmmPid(rs.Pid))); s.linux != strings.Contains(exe, "qemu-system") {
 		return fmt.Errorf("pid %d runs %q (Linux guest: %v)", rs.Pid, exe, s.linux)
 	}
 	up()
