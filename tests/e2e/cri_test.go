@@ -383,6 +383,7 @@ func TestCRIUnikernelPod(t *testing.T) {
 	d.crictlOK("start", id)
 	d.waitLogs(id, "httpd: listening")
 	c := d.inspect("inspect", id)
+	vmm := vmmPid(c.Info.Pid)
 	if c.Status.State != "CONTAINER_RUNNING" || !strings.Contains(vmmExe(c.Info.Pid), "qemu-system") {
 		t.Errorf("container %s: state %q, pid %d (%s); want CONTAINER_RUNNING with the VMM's pid",
 			id, c.Status.State, c.Info.Pid, exeOf(strconv.Itoa(c.Info.Pid)))
@@ -403,7 +404,7 @@ func TestCRIUnikernelPod(t *testing.T) {
 	if _, err := os.Stat(ns); err == nil {
 		t.Errorf("pod network namespace %s left after rmp", ns)
 	}
-	d.assertGone(t, []int{c.Info.Pid}, id, pod.id)
+	d.assertGone(t, []int{vmm}, id, pod.id)
 }
 
 // Two unikernels in one pod would share its one interface: urunc refuses
@@ -426,7 +427,7 @@ func TestCRITwoUnikernelsInOnePod(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "one guest per network namespace") {
 		t.Errorf("start of a second unikernel in the pod: exit %d %s; want a refusal", code, strings.TrimSpace(errs))
 	}
-	pids := []int{d.inspect("inspect", first).Info.Pid}
+	pids := []int{vmmPid(d.inspect("inspect", first).Info.Pid)}
 	d.crictl("rm", "-f", second)
 	if _, err := criGet(ip+":8080", 40); err != nil {
 		pod.logNetwork(t, ns, ip, "after the refused second")

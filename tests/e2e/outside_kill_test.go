@@ -158,7 +158,7 @@ func TestOutsideKill(t *testing.T) {
 		s := r.state(id)
 		if s.Status != "running" {
 			t.Errorf("status %q after `urunc run` was SIGKILLed, want running (as runc's container)", s.Status)
-		} else if exe := exeOf(strconv.Itoa(s.Pid)); !strings.Contains(exe, "qemu-system") {
+		} else if exe := exeOf(strconv.Itoa(vmmPid(s.Pid))); !strings.Contains(exe, "qemu-system") {
 			t.Errorf("state pid %d runs %q, want the VMM alive", s.Pid, exe)
 		}
 		r.ok("delete", "--force", id)
