@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -187,6 +188,35 @@ func TestGuestExec(t *testing.T) {
 		}
 	})
 
+	t.Run("--process file", func(t *testing.T) {
+		p := b.spec.Process
+		proc := map[string]any{"args": []string{"sh", "-c", "echo $X; exit 5"}, "env": []string{"PATH=/bin", "X=from-process-json"},
+			"cwd": "/", "user": map[string]any{"uid": p.User.UID, "gid": p.User.GID}}
+		path := filepath.Join(t.TempDir(), "process.json")
+		data, _ := json.Marshal(proc)
+		writeFile(t, path, string(data))
+		if so, se, code := run("", "--process", path, id); code != 5 || so != "from-process-json\n" {
+			t.Errorf("exec --process: status %d, stdout %q, stderr %q; want 5 and the env's value", code, so, se)
+		}
+	})
+
+	// What the shim does to kill an exec: a signal to the proxy's pid.
+	t.Run("a signal to the proxy reaches its guest process", func(t *testing.T) {
+		pidFile := filepath.Join(t.TempDir(), "exec.pid")
+		r.ok("exec", "--detach", "--pid-file", pidFile, id, "sleep", "4343")
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		waitGuestProc(t, run, id, "sleep 4343", true)
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		waitGuestProc(t, run, id, "sleep 4343", false)
+		waitGone(t, pid, 10*time.Second)
+	})
+
 	t.Run("a killed proxy kills its guest process", func(t *testing.T) {
 		pidFile := filepath.Join(t.TempDir(), "exec.pid")
 		r.ok("exec", "--detach", "--pid-file", pidFile, id, "sleep", "4242")
@@ -198,25 +228,28 @@ func TestGuestExec(t *testing.T) {
 		if pid <= 0 {
 			t.Fatalf("pid file %q", data)
 		}
-		waitGuest := func(want bool) {
-			t.Helper()
-			for i := 0; i < 100; i++ {
-				so, _, _ := run("", id, "ps")
-				if strings.Contains(so, "sleep 4242") == want {
-					return
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			t.Fatalf("guest process sleep 4242 running = %v, want %v", !want, want)
-		}
-		waitGuest(true)
+		waitGuestProc(t, run, id, "sleep 4242", true)
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		waitGuest(false)
+		waitGuestProc(t, run, id, "sleep 4242", false)
 	})
 
 	r.ok("kill", id, "KILL")
 	r.waitStatus(id, "stopped", 10*time.Second)
 	r.ok("delete", id)
+}
+
+// waitGuestProc waits until the guest's ps lists (or no longer lists) a
+// process whose command line holds cmd.
+func waitGuestProc(t *testing.T, run func(string, ...string) (string, string, int), id, cmd string, want bool) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		so, _, _ := run("", id, "ps")
+		if strings.Contains(so, cmd) == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("guest process %q running = %v, want %v", cmd, !want, want)
 }

@@ -44,9 +44,9 @@ func TestNerdctlUnikernel(t *testing.T) {
 	d.nerdctlOK("load", "-i", packApp(t, e, "urunc.local/httpd:test", "httpd", true))
 
 	t.Run("run --rm returns the app's status", func(t *testing.T) {
-		out, errs, code := d.nerdctl(append(append([]string{"run", "--rm"}, rt...), "urunc.local/hello:test", "3")...)
-		if code != 3 || !strings.Contains(out, "hello from guest") {
-			t.Fatalf("exit %d, stdout %q, stderr %q; want 3 and the guest's line", code, out, errs)
+		out, errs, code := d.nerdctl(append(append([]string{"run", "--rm"}, rt...), "urunc.local/hello:test", "42")...)
+		if code != 42 || !strings.Contains(out, "hello from guest") {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want 42 and the guest's line", code, out, errs)
 		}
 	})
 
