@@ -253,16 +253,19 @@ func (s *supervisor) serve(conn net.Conn) bool {
 func (s *supervisor) awaitExit(st net.Conn) {
 	var e agent.Exit
 	err := agent.ReadJSON(st, agent.FrameExit, &e)
-	st.Close()
 	if err != nil || e.Status < 0 || e.Status > 255 {
+		st.Close()
 		return // no status: status() falls back to the VMM's
 	}
+	// Recorded before the stream closes: the close tells urunit to end
+	// the VM, and the VMM's exit must find the status here.
 	s.mu.Lock()
 	s.report = e.Status
 	if s.grace != nil {
 		s.grace.Stop() // the application has stopped: nothing to kill it for
 	}
 	s.mu.Unlock()
+	st.Close()
 	select {
 	case <-s.exited:
 	case <-time.After(exitLinger):
