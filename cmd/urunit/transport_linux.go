@@ -23,9 +23,10 @@ const (
 
 const (
 	// openWait bounds how long urunit looks for the transport: the port's
-	// sysfs entry and device node, or vsock, may appear a little after
-	// their driver is loaded.
-	openWait = 5 * time.Second
+	// device node, or vsock, may appear a little after their driver is
+	// loaded. The application's exit waits for the look to end, so it is
+	// short, and skipped when the kernel has no virtio_console at all.
+	openWait = time.Second
 
 	// hostPoll is the longest pause between looks for the host on the
 	// virtio-serial port while no host is connected.
@@ -118,6 +119,11 @@ func (a *agentServer) serveVirtioPort(sysDir, devDir string) error {
 // devDir/vportNpM (devtmpfs has no /dev/virtio-ports links). It retries
 // until deadline for the port and its node to appear.
 func openVirtioPort(sysDir, devDir string, deadline time.Time) (*os.File, error) {
+	if _, err := os.Stat(sysDir); errors.Is(err, os.ErrNotExist) {
+		// The driver registers the class as it loads (urunit loaded the
+		// modules before): without it, no port will ever appear.
+		return nil, fmt.Errorf("%w: the guest kernel has no virtio_console driver (built in, or as a module in the image)", errNoPort)
+	}
 	for {
 		dev, err := findVirtioPort(sysDir)
 		if err == nil {

@@ -82,10 +82,14 @@ func TestFindVirtioPort(t *testing.T) {
 	}
 }
 
-// TestOpenVirtioPort: the port may appear after urunit starts looking; a
-// port that never does is an error once the deadline has passed.
+// TestOpenVirtioPort: the port may appear after urunit starts looking
+// (once the driver's class is there); a port that never does is an error
+// once the deadline has passed, and a kernel without the driver at once.
 func TestOpenVirtioPort(t *testing.T) {
 	sys, dev := filepath.Join(t.TempDir(), "virtio-ports"), t.TempDir()
+	if err := os.Mkdir(sys, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		_ = fakePorts(sys, dev, map[string]string{"vport2p1": agent.PortName})
@@ -104,6 +108,11 @@ func TestOpenVirtioPort(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("gave up after %v", d)
+	}
+	start = time.Now()
+	_, err = openVirtioPort(filepath.Join(t.TempDir(), "none"), dev, time.Now().Add(5*time.Second))
+	if !errors.Is(err, errNoPort) || time.Since(start) > 100*time.Millisecond {
+		t.Errorf("no virtio_console: %v after %v, want errNoPort at once", err, time.Since(start))
 	}
 }
 
