@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/term"
 
 	"github.com/urunc-runtime/urunc/internal/testutil/images"
 )
@@ -147,8 +149,21 @@ func (b *bench) ptyEcho(r *oci, id string) ([]float64, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
 	c := r.cmd(ctx, "exec", "-t", id, "cat")
-	f, err := pty.Start(c)
+	f, tty, err := pty.Open()
 	if err != nil {
+		return nil, err
+	}
+	defer tty.Close()
+	// A raw terminal, as a user's under an interactive client: its own
+	// echo would answer at once and measure nothing.
+	if _, err := term.MakeRaw(int(tty.Fd())); err != nil {
+		f.Close()
+		return nil, err
+	}
+	c.Stdin, c.Stdout, c.Stderr = tty, tty, tty
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := c.Start(); err != nil {
+		f.Close()
 		return nil, err
 	}
 	defer func() { f.Close(); _ = c.Process.Kill(); _ = c.Wait() }()
