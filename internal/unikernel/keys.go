@@ -36,6 +36,12 @@ const (
 	fromFile        = MetadataFile
 )
 
+// SourcesAnnotation, set by whoever copied keys from the image into the
+// spec's annotations (internal/imagemeta, in the shim), is a JSON object
+// naming where each copied key came from, so that errors name the image's
+// manifest or config rather than "annotations".
+const SourcesAnnotation = "org.urunc.metadata.sources"
+
 // knownKeys lists every key this package accepts, in documentation order.
 var knownKeys = []string{
 	KeyType, KeyHypervisor, KeyBinary, KeyCmdline, KeyInitrd, KeyBlock,

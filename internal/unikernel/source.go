@@ -30,6 +30,14 @@ func collect(annotations map[string]string, rootfs string) (*metadata, error) {
 	if err := m.add(annotations, fromAnnotations); err != nil {
 		return nil, err
 	}
+	var copied map[string]string
+	if s := annotations[SourcesAnnotation]; s != "" && json.Unmarshal([]byte(s), &copied) == nil {
+		for k, src := range copied {
+			if _, ok := m.origin[k]; ok && len(src) <= 64 {
+				m.origin[k] = src
+			}
+		}
+	}
 	file, err := readMetadataFile(rootfs)
 	if err != nil {
 		return nil, err
