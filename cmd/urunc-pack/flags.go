@@ -35,6 +35,7 @@ func newFlagSet(s *pack.Spec, file *string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&s.Tag, "tag", s.Tag, "image `NAME:TAG` written into the archive (required)")
 	fs.StringVar(&s.Output, "output", s.Output, "archive `FILE` to write (required)")
 	fs.StringVar(&s.Format, "format", s.Format, "archive format: oci (OCI layout tar) or docker (docker-archive)")
+	fs.Var(&listValue{dst: &s.Omit}, "omit-metadata", "leave out a form of the metadata: annotations|labels|file, repeatable (to test images other tools make)")
 	return fs
 }
 

@@ -32,8 +32,14 @@ func Build(s Spec) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	annotations := s.Annotations()
-	img, err := mutate.ConfigFile(baseImage(), s.configFile(annotations))
+	annotations, labels := s.Annotations(), s.Annotations()
+	if s.omits(OmitAnnotations) {
+		annotations = nil
+	}
+	if s.omits(OmitLabels) {
+		labels = nil
+	}
+	img, err := mutate.ConfigFile(baseImage(), s.configFile(labels))
 	if err != nil {
 		return nil, fmt.Errorf("set image config: %w", err)
 	}
@@ -112,6 +118,9 @@ func (s *Spec) ownFiles() (tree, error) {
 		return nil, err
 	}
 	t := tree{dataEntry(unikernel.MetadataFile, meta)}
+	if s.omits(OmitFile) {
+		t = nil
+	}
 	files := []struct {
 		dst, src string
 		mode     int64

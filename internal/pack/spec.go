@@ -49,6 +49,27 @@ type Spec struct {
 	Tag         string   `json:"tag" toml:"tag"`
 	Output      string   `json:"output" toml:"output"`
 	Format      string   `json:"format" toml:"format"`
+	// Omit leaves forms of the metadata out (OmitAnnotations, OmitLabels,
+	// OmitFile), to make images like those of tools that write only some,
+	// for testing runtimes against them.
+	Omit []string `json:"omit-metadata" toml:"omit-metadata"`
+}
+
+// Forms of the metadata Spec.Omit can leave out.
+const (
+	OmitAnnotations = "annotations"
+	OmitLabels      = "labels"
+	OmitFile        = "file"
+)
+
+// omits tells whether s leaves out the metadata form f.
+func (s *Spec) omits(f string) bool {
+	for _, o := range s.Omit {
+		if o == f {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate checks every field, in flag order, and names the flag of the
@@ -70,6 +91,14 @@ func (s *Spec) Validate() error {
 		s.checkTag,
 		func() error { return checkRequired("--output", s.Output) },
 		func() error { return checkChoice("--format", s.Format, Formats) },
+		func() error {
+			for _, o := range s.Omit {
+				if err := checkChoice("--omit-metadata", o, []string{OmitAnnotations, OmitLabels, OmitFile}); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 	}
 	for _, c := range checks {
 		if err := c(); err != nil {
