@@ -41,6 +41,8 @@ type Config struct {
 	API    API
 	Host   Host
 	Limits Limits // bound what urunc copies out of an image
+	// Security holds switches for operators who want urunc stricter.
+	Security Security
 
 	// Deprecations are the warnings for deprecated keys the file set, one
 	// per key, for the caller to log: Load has no logger, and the
@@ -95,6 +97,16 @@ type Linux struct {
 	// StopGraceSeconds is how long a guest asked to stop (kill with
 	// SIGTERM, SIGINT, SIGHUP or SIGQUIT) may take before its VMM is killed.
 	StopGraceSeconds int
+}
+
+// Security makes urunc stricter than runc-compatible.
+type Security struct {
+	// RequireUnikernel refuses, at create, a container whose image carries
+	// no unikernel metadata, except a pod's sandbox (pause) container: for
+	// a RuntimeClass that must never run an application on the host
+	// kernel. A container can ask for the same with the annotation
+	// com.urunc.unikernel.required = "true".
+	RequireUnikernel bool
 }
 
 // API configures the VMMs' management sockets.
@@ -192,16 +204,17 @@ func Path() string {
 // seccomp for one urunc confines.
 func (c *Config) keys() map[string]any {
 	k := map[string]any{
-		"vm.accel":                 &c.VM.Accel,
-		"vm.default_memory_mib":    &c.VM.DefaultMemoryMiB,
-		"vm.min_memory_mib":        &c.VM.MinMemoryMiB,
-		"vm.default_vcpus":         &c.VM.DefaultVCPUs,
-		"linux.kernel_args":        &c.Linux.KernelArgs,
-		"linux.urunit":             &c.Linux.Urunit,
-		"linux.stop_grace_seconds": &c.Linux.StopGraceSeconds,
-		"api.socket":               &c.API.Socket,
-		"host.kvm_device":          &c.Host.KVMDevice,
-		"limits.initrd_max_bytes":  &c.Limits.InitrdMaxBytes,
+		"vm.accel":                   &c.VM.Accel,
+		"vm.default_memory_mib":      &c.VM.DefaultMemoryMiB,
+		"vm.min_memory_mib":          &c.VM.MinMemoryMiB,
+		"vm.default_vcpus":           &c.VM.DefaultVCPUs,
+		"linux.kernel_args":          &c.Linux.KernelArgs,
+		"linux.urunit":               &c.Linux.Urunit,
+		"linux.stop_grace_seconds":   &c.Linux.StopGraceSeconds,
+		"api.socket":                 &c.API.Socket,
+		"host.kvm_device":            &c.Host.KVMDevice,
+		"limits.initrd_max_bytes":    &c.Limits.InitrdMaxBytes,
+		"security.require_unikernel": &c.Security.RequireUnikernel,
 	}
 	for _, n := range vmm.Supported() {
 		s, d := c.VMMs[n], describe(n)

@@ -83,7 +83,37 @@ func (r *Runtime) unikernelConfig(spec *specs.Spec, bundle string) (*unikernel.C
 	if err != nil {
 		return nil, fmt.Errorf("unikernel metadata: %w", err)
 	}
+	if meta == nil {
+		if why, err := r.unikernelRequired(spec.Annotations); err != nil || why != "" {
+			if err == nil {
+				err = fmt.Errorf("%w: the image carries no unikernel metadata (com.urunc.unikernel.* keys in the "+
+					"spec's annotations, the image's manifest annotations or config labels, or /urunc.json) and %s",
+					ErrNotUnikernel, why)
+			}
+			return nil, err
+		}
+	}
 	return meta, nil
+}
+
+// ErrNotUnikernel is returned at create for a plain container where a
+// unikernel is required.
+var ErrNotUnikernel = errors.New("not a unikernel")
+
+// unikernelRequired says why a plain container is refused: "" when it is
+// not.
+func (r *Runtime) unikernelRequired(annotations map[string]string) (string, error) {
+	switch v := annotations[unikernel.KeyRequired]; v {
+	case "true":
+		return "the annotation " + unikernel.KeyRequired + " requires one", nil
+	case "", "false":
+	default:
+		return "", fmt.Errorf("annotation %s: %q is not true or false", unikernel.KeyRequired, v)
+	}
+	if r.Config.Security.RequireUnikernel {
+		return fmt.Sprintf("[security] require_unikernel in %s requires one (pod sandboxes excepted)", r.Config.Path), nil
+	}
+	return "", nil
 }
 
 // creation is one create in progress: what its steps made so far.

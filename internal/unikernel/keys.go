@@ -48,6 +48,11 @@ var knownKeys = []string{
 	KeyBlkMntPoint, KeyVersion, KeyUseDMBlock, KeyMountRootfs,
 }
 
+// KeyRequired, a spec annotation, asks urunc to refuse the container if
+// its image carries no metadata ("true"; see internal/lifecycle). It is
+// not metadata of the image: Load ignores it.
+const KeyRequired = Prefix + "required"
+
 // requiredKeys must all be set once any key is set.
 var requiredKeys = []string{KeyType, KeyHypervisor, KeyBinary}
 

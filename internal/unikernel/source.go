@@ -69,7 +69,7 @@ func (m *metadata) add(kv map[string]string, origin string) error {
 func unknownKeys(kv map[string]string) []string {
 	var unknown []string
 	for k := range kv {
-		if strings.HasPrefix(k, Prefix) && !slices.Contains(knownKeys, k) {
+		if strings.HasPrefix(k, Prefix) && k != KeyRequired && !slices.Contains(knownKeys, k) {
 			unknown = append(unknown, k)
 		}
 	}

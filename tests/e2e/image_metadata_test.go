@@ -6,6 +6,7 @@ package e2e
 // image ran as a plain container, silently.
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -114,6 +115,46 @@ func TestCRIImageMetadata(t *testing.T) {
 			d.crictlOK("stopp", pod.id)
 			d.crictlOK("rmp", pod.id)
 			d.assertGone(t, []int{vmm}, id, pod.id)
+		})
+	}
+}
+
+// With [security] require_unikernel, or the annotation
+// com.urunc.unikernel.required, a plain container is refused at create,
+// with one line, and leaves nothing; without either it runs plain.
+func TestRequireUnikernel(t *testing.T) {
+	e := setup(t, false)
+	strict := *e
+	strict.config = filepath.Join(t.TempDir(), "config.toml")
+	base, _ := os.ReadFile(e.config)
+	writeFile(t, strict.config, string(base)+"\n[security]\nrequire_unikernel = true\n")
+	cases := []struct {
+		name string
+		env  *env
+		ann  map[string]string
+		want string // "" when it runs
+	}{
+		{"default", e, nil, ""},
+		{"strict config", &strict, nil, "require_unikernel"},
+		{"annotation", e, map[string]string{"com.urunc.unikernel.required": "true"}, "com.urunc.unikernel.required requires one"},
+		{"strict config, pod sandbox", &strict, map[string]string{"io.kubernetes.cri.container-type": "sandbox"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.env.runtime(t)
+			b := busyboxBundle(t, "true")
+			b.spec.Annotations = tc.ann
+			res := r.urunc("run", "--bundle", b.write(), "req")
+			if tc.want == "" {
+				if res.code != 0 {
+					t.Fatalf("run: exit %d: %s", res.code, res.stderr)
+				}
+				return
+			}
+			lines := nonEmptyLines(res.stderr)
+			if res.code == 0 || len(lines) != 1 || !strings.Contains(lines[0], tc.want) || !strings.Contains(lines[0], "no unikernel metadata") {
+				t.Fatalf("run: exit %d, stderr %q; want one line naming %q", res.code, res.stderr, tc.want)
+			}
 		})
 	}
 }
