@@ -158,3 +158,31 @@ func TestRequireUnikernel(t *testing.T) {
 		})
 	}
 }
+
+// podman copies an image's manifest annotations into the spec, not its
+// config labels: an annotations-only image runs as a unikernel; a
+// labels-only one would run plain, which the required annotation turns
+// into a refusal naming the problem. (Docker copies neither: its images
+// need /urunc.json, docs/podman-docker.md.)
+func TestPodmanImageMetadata(t *testing.T) {
+	e := setup(t, true)
+	p := pdStartPodman(t, e)
+	img := p.load(packOmitting(t, e, "urunc.local/hello:pm-annotations", "oci", []string{"file", "labels"}, "0", "600"))
+	if _, errs, code := p.run("-d", "--name", "pm", img); code != 0 {
+		t.Fatalf("podman run -d: exit %d: %s", code, errs)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(p.ok("inspect", "-f", "{{.State.Pid}}", "pm")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exe := vmmExe(pid); !strings.Contains(exe, "qemu-system") {
+		t.Errorf("annotations-only image under podman: pid %d runs %s, want a VMM", pid, exe)
+	}
+	p.ok("rm", "-f", "pm")
+	labels := p.load(packOmitting(t, e, "urunc.local/hello:pm-labels", "oci", []string{"file", "annotations"}, "0", "600"))
+	_, errs, code := p.run("--rm", "--annotation", "com.urunc.unikernel.required=true", labels)
+	if code == 0 || !strings.Contains(errs, "no unikernel metadata") {
+		t.Errorf("labels-only image with the required annotation: exit %d, stderr %q; want a refusal", code, errs)
+	}
+	p.assertNoState()
+}
