@@ -19,11 +19,11 @@ import (
 	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
-// TestAgentBootSignal boots a guest whose QEMU command line comes from
-// internal/vmm with an agent socket, and checks that signals sent with
-// OpSignal reach the application: SIGUSR1 is reported, SIGTERM ends the
-// application, and the status, 143, arrives through FrameExit.
-func TestAgentBootSignal(t *testing.T) {
+// bootWaiting boots exitapp waiting for signals with the agent on, joins
+// the agent as the host and returns once the application is ready, with
+// the agent socket's path.
+func bootWaiting(t *testing.T) (*runningVM, *hostAgent, string) {
+	t.Helper()
 	kernel := bootPrerequisites(t)
 	dir := t.TempDir()
 	urunitBin := goBuild(t, dir, ".")
@@ -33,6 +33,15 @@ func TestAgentBootSignal(t *testing.T) {
 	vm := startVM(t, bootSpec(t, kernel, image, sock))
 	host := connectAgent(t, sock)
 	vm.waitFor(t, "ready", 60*time.Second)
+	return vm, host, sock
+}
+
+// TestAgentBootSignal boots a guest whose QEMU command line comes from
+// internal/vmm with an agent socket, and checks that signals sent with
+// OpSignal reach the application: SIGUSR1 is reported, SIGTERM ends the
+// application, and the status, 143, arrives through FrameExit.
+func TestAgentBootSignal(t *testing.T) {
+	vm, host, _ := bootWaiting(t)
 
 	host.signal(t, syscall.SIGUSR1)
 	vm.waitFor(t, "got USR1", 10*time.Second)
@@ -56,15 +65,7 @@ func TestAgentBootSignal(t *testing.T) {
 // it comes back: a reconnect faster than the guest sees the disconnect
 // gives the new session's first bytes to the old one (see waitHost).
 func TestAgentBootReconnect(t *testing.T) {
-	kernel := bootPrerequisites(t)
-	dir := t.TempDir()
-	urunitBin := goBuild(t, dir, ".")
-	app := goBuild(t, dir, "./testdata/exitapp")
-	image := writeInitrd(t, dir, urunitBin, app, urunit.Config{Args: []string{"exitapp", "wait-signals"}}, guestFiles(t, kernel)...)
-	sock := dir + "/agent.sock"
-	vm := startVM(t, bootSpec(t, kernel, image, sock))
-	first := connectAgent(t, sock)
-	vm.waitFor(t, "ready", 60*time.Second)
+	vm, first, sock := bootWaiting(t)
 	first.signal(t, syscall.SIGUSR1)
 	vm.waitFor(t, "got USR1", 10*time.Second)
 	first.sess.Close()
@@ -87,18 +88,11 @@ func TestAgentBootReconnect(t *testing.T) {
 // terminal session; and one still running when the application exits
 // gets 137.
 func TestAgentBootExec(t *testing.T) {
-	kernel := bootPrerequisites(t)
+	bootPrerequisites(t)
 	if busyboxFiles(t) == nil {
 		t.Skip("no static busybox on the host to run in the guest")
 	}
-	dir := t.TempDir()
-	urunitBin := goBuild(t, dir, ".")
-	app := goBuild(t, dir, "./testdata/exitapp")
-	image := writeInitrd(t, dir, urunitBin, app, urunit.Config{Args: []string{"exitapp", "wait-signals"}}, guestFiles(t, kernel)...)
-	sock := dir + "/agent.sock"
-	vm := startVM(t, bootSpec(t, kernel, image, sock))
-	host := connectAgent(t, sock)
-	vm.waitFor(t, "ready", 60*time.Second)
+	vm, host, _ := bootWaiting(t)
 
 	t.Run("echo hi", func(t *testing.T) {
 		st, r := host.exec(t, agent.Process{Args: []string{"echo", "hi"}})

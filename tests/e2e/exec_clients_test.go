@@ -179,16 +179,21 @@ func TestDockerExecGuest(t *testing.T) {
 	if _, errs, code := d.run("-d", "--name", "g3", image); code != 0 {
 		t.Fatalf("docker run -d: exit %d: %s", code, errs)
 	}
-	c := execClient{env: d.env, bin: d.client, args: func(tty bool, cmd ...string) []string {
+	c := execClient{env: d.env, bin: d.client, args: dockerExec("g3")}
+	c.checkExec(t)
+	d.ok("rm", "-f", "g3")
+	d.assertNoState()
+}
+
+// dockerExec is the exec argv of docker and podman for container name.
+func dockerExec(name string) func(tty bool, cmd ...string) []string {
+	return func(tty bool, cmd ...string) []string {
 		a := []string{"exec"}
 		if tty {
 			a = append(a, "-it")
 		}
-		return append(append(a, "g3"), cmd...)
-	}}
-	c.checkExec(t)
-	d.ok("rm", "-f", "g3")
-	d.assertNoState()
+		return append(append(a, name), cmd...)
+	}
 }
 
 func TestPodmanExecGuest(t *testing.T) {
@@ -202,13 +207,7 @@ func TestPodmanExecGuest(t *testing.T) {
 	if err != nil {
 		t.Skip("podman not installed")
 	}
-	c := execClient{env: p.env, bin: bin, args: func(tty bool, cmd ...string) []string {
-		a := []string{"exec"}
-		if tty {
-			a = append(a, "-it")
-		}
-		return append(append(a, "g4"), cmd...)
-	}}
+	c := execClient{env: p.env, bin: bin, args: dockerExec("g4")}
 	c.checkExec(t)
 	p.ok("rm", "-f", "g4")
 	p.assertNoState()

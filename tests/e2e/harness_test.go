@@ -262,6 +262,14 @@ func vmmExe(pid int) string {
 	return exe
 }
 
+// vmmArgv waits until the container whose init is pid runs its VMM (the
+// supervisor forks it, then it execs) and returns the VMM's argv joined.
+func vmmArgv(pid int) string {
+	vmmExe(pid)
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", vmmPid(pid)))
+	return strings.ReplaceAll(string(cmdline), "\x00", " ")
+}
+
 // vmmPid is the VMM of the container whose init is pid: the init itself,
 // or, when the init is urunc's supervisor (Linux guests), its child.
 func vmmPid(pid int) int {

@@ -85,8 +85,7 @@ func startHTTPGuestWith(t *testing.T, e *env, r *runtime, tn *testNet, id string
 	out := r.detached("run", "--detach", "--bundle", b.write(), id)
 	waitFor(t, out, "httpd: listening", 90*time.Second)
 	s := r.waitStatus(id, "running", 10*time.Second)
-	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", vmmPid(s.Pid)))
-	return strings.ReplaceAll(string(cmdline), "\x00", " "), out
+	return vmmArgv(s.Pid), out
 }
 
 // withResolvConf binds a resolv.conf listing nameservers over the

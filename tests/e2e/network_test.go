@@ -86,8 +86,7 @@ func TestNetworkTapWiring(t *testing.T) {
 	if f := tn.in(tn.ctr, "tc", "filter", "show", "dev", "eth0", "ingress"); !strings.Contains(f, "mirred") {
 		t.Errorf("no redirect on eth0's ingress:\n%s", f)
 	}
-	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", vmmPid(s.Pid)))
-	args := strings.ReplaceAll(string(cmdline), "\x00", " ")
+	args := vmmArgv(s.Pid)
 	if !strings.Contains(args, "-netdev tap") || !strings.Contains(args, "ip="+tn.ctrIP+"::"+tn.peerIP+":255.255.255.0") {
 		t.Errorf("VMM argv lacks the tap or the guest's address:\n%s", args)
 	}
