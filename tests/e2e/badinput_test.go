@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -135,6 +136,47 @@ func TestBadInputs(t *testing.T) {
 			}
 			return []string{"create", "-b", dir, "c1"}
 		}, "com.urunc.unikernel.binary"},
+		// Bombs: the image's headers and sizes must not decide what urunc
+		// reads or allocates.
+		{"kernel with 10000 note headers over 1 GiB", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, annot("binary", "/boot/bomb"))
+			le, n := binary.LittleEndian, 10000
+			elf := make([]byte, 64+56*n)
+			copy(elf, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1})
+			le.PutUint16(elf[16:], 2)
+			le.PutUint16(elf[18:], 62)
+			le.PutUint64(elf[32:], 64)
+			le.PutUint16(elf[52:], 64)
+			le.PutUint16(elf[54:], 56)
+			le.PutUint16(elf[56:], uint16(n))
+			for i := range n {
+				ph := elf[64+56*i:]
+				le.PutUint32(ph, 4) // PT_NOTE over the whole (sparse) file
+				le.PutUint64(ph[32:], 1<<30)
+				le.PutUint64(ph[40:], 1<<30)
+			}
+			writeFile(t, filepath.Join(dir, "rootfs/boot/bomb"), string(elf))
+			if err := os.Truncate(filepath.Join(dir, "rootfs/boot/bomb"), 1<<30); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"create", "-b", dir, "c1"}
+		}, "at most 1024"},
+		{"rootfs file of 4 GiB or more", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, func(*bundle) {})
+			writeFile(t, filepath.Join(dir, "rootfs/huge"), "")
+			if err := os.Truncate(filepath.Join(dir, "rootfs/huge"), 5<<30); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"create", "-b", dir, "c1"}
+		}, "5368709120 bytes, newc holds at most"},
+		{"image initrd over the initrd limit", func(t *testing.T, r *runtime) []string {
+			dir := uk(t, annot("initrd", "/boot/initrd.img"))
+			writeFile(t, filepath.Join(dir, "rootfs/boot/initrd.img"), "")
+			if err := os.Truncate(filepath.Join(dir, "rootfs/boot/initrd.img"), 3<<30); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"create", "-b", dir, "c1"}
+		}, "[limits] initrd_max_bytes"},
 		{"missing initrd", func(t *testing.T, r *runtime) []string {
 			return []string{"create", "-b", uk(t, annot("initrd", "/boot/initrd.img")), "c1"}
 		}, "com.urunc.unikernel.initrd"},
