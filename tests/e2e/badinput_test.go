@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,9 @@ import (
 )
 
 // Every bad input exits non-zero with one line naming the problem, and
-// leaves nothing behind (checked by the runtime's cleanup).
+// leaves nothing behind: no state, VM folder, mount or process (the
+// runtime's cleanup), no loop device, and no tap, ingress qdisc or filter
+// in the test's network namespace or the one the bundle joins.
 func TestBadInputs(t *testing.T) {
 	e := setup(t, true)
 	uk := func(t *testing.T, edit func(b *bundle)) string {
@@ -283,7 +286,18 @@ func TestBadInputs(t *testing.T) {
 					t.Errorf("a file beside the state root is gone: %v", err)
 				}
 			}()
-			res := r.urunc(tc.args(t, r)...)
+			// Registered before the case's own clean-ups, so it runs after them.
+			before, joined := hostObjects(""), ""
+			t.Cleanup(func() {
+				for _, o := range newObjects(before, hostObjects("", joined)) {
+					t.Errorf("left behind: %s", o)
+				}
+			})
+			args := tc.args(t, r)
+			if joined = bundleNetns(args); joined != "" {
+				maps.Copy(before, netObjects(joined))
+			}
+			res := r.urunc(args...)
 			if res.code == 0 {
 				t.Fatalf("exit 0, want an error; stdout %q", res.stdout)
 			}
