@@ -44,7 +44,7 @@ func main() {
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
 			listCommand, psCommand, execCommand, featuresCommand, pauseCommand, resumeCommand,
-			updateCommand, launchCommand, execProxyCommand, checkCommand,
+			updateCommand, launchCommand, execProxyCommand, checkCommand, templatesCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

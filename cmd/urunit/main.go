@@ -49,6 +49,9 @@ func run() int {
 	}
 	setupConsole()
 	modErr := loadModules()
+	if ordersMode() {
+		return runOrdered(modErr, reap, signals)
+	}
 	ag := startAgent(reap, signals) // its transport's driver may be a module
 	status := runApp(modErr, reap, signals, ag)
 	ag.reportExit(status)
@@ -69,6 +72,12 @@ func runApp(modErr error, reap *reaper, signals *appSignals, ag *agentServer) in
 	if err != nil {
 		return fail("read config", err, statusFailure)
 	}
+	return runConfig(cfg, reap, signals, ag)
+}
+
+// runConfig runs the application cfg describes, once the network is set
+// up, and returns its exit status.
+func runConfig(cfg urunit.Config, reap *reaper, signals *appSignals, ag *agentServer) int {
 	if err := setupShares(cfg); err != nil {
 		return fail("mount shared folders", err, statusFailure)
 	}

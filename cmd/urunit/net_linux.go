@@ -23,7 +23,14 @@ func setupNetwork() error {
 	if err != nil {
 		return fmt.Errorf("read kernel command line: %w", err)
 	}
-	c, err := parseNetConfig(string(cmdline))
+	return setupNetworkFrom(string(cmdline), nil)
+}
+
+// setupNetworkFrom applies the network parameters in params (as on a
+// kernel command line), giving the link the address mac first when it is
+// not nil.
+func setupNetworkFrom(params string, mac net.HardwareAddr) error {
+	c, err := parseNetConfig(params)
 	if err != nil || c == nil {
 		return err
 	}
@@ -33,6 +40,11 @@ func setupNetwork() error {
 	link, err := waitLink(c.device)
 	if err != nil {
 		return err
+	}
+	if mac != nil && link.Attrs().HardwareAddr.String() != mac.String() {
+		if err := netlink.LinkSetHardwareAddr(link, mac); err != nil {
+			return fmt.Errorf("set %s address %s: %w", c.device, mac, err)
+		}
 	}
 	if err := configureLink(link, c); err != nil {
 		return err

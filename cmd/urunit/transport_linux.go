@@ -99,10 +99,18 @@ func (a *agentServer) serveVirtioPort(sysDir, devDir string) error {
 	if err != nil {
 		return err
 	}
+	return a.serveOnPort(f, nil)
+}
+
+// serveOnPort serves sessions on the open port f, the first on conn when
+// it is not nil (the connection the orders came on).
+func (a *agentServer) serveOnPort(f *os.File, conn io.ReadWriteCloser) error {
 	for {
-		conn, err := waitHost(f)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Name(), err)
+		if conn == nil {
+			var err error
+			if conn, err = waitHost(f); err != nil {
+				return fmt.Errorf("read %s: %w", f.Name(), err)
+			}
 		}
 		sess, err := agent.Server(conn)
 		if err != nil {
@@ -111,6 +119,7 @@ func (a *agentServer) serveVirtioPort(sysDir, devDir string) error {
 		a.serveSession(sess)
 		_ = sess.Close()
 		_ = f.SetDeadline(time.Time{}) // undo conn.Close, for the next session
+		conn = nil
 	}
 }
 

@@ -43,6 +43,8 @@ type Config struct {
 	Limits Limits // bound what urunc copies out of an image
 	// Security holds switches for operators who want urunc stricter.
 	Security Security
+	// Templates configures warm starts from VM templates.
+	Templates Templates
 
 	// Deprecations are the warnings for deprecated keys the file set, one
 	// per key, for the caller to log: Load has no logger, and the
@@ -109,6 +111,23 @@ type Security struct {
 	RequireUnikernel bool
 }
 
+// Templates is the [templates] section: Linux guests on a VMM that can
+// (QEMU) start from a saved VM template of their image instead of booting.
+type Templates struct {
+	// Enabled turns warm starts on; an image or container opts out with
+	// the annotation com.urunc.template = "off".
+	Enabled bool
+	// Dir holds the templates, one folder per image, kernel, VMM and
+	// machine shape; root's alone.
+	Dir string
+	// MaxBytes caps the disk the templates take; create evicts the least
+	// recently used beyond it.
+	MaxBytes int64
+	// BuildTimeoutSeconds bounds a template's boot, after which the guest
+	// boots cold instead.
+	BuildTimeoutSeconds int
+}
+
 // API configures the VMMs' management sockets.
 type API struct {
 	// Socket makes the VMMs that have a management API listen on a UNIX
@@ -164,8 +183,9 @@ func Default() *Config {
 			Urunit:           "/usr/local/bin/urunit",
 			StopGraceSeconds: 10,
 		},
-		Host:   Host{KVMDevice: vmm.KVMDevice},
-		Limits: Limits{InitrdMaxBytes: 2 << 30},
+		Host:      Host{KVMDevice: vmm.KVMDevice},
+		Limits:    Limits{InitrdMaxBytes: 2 << 30},
+		Templates: Templates{Dir: "/var/lib/urunc/templates", MaxBytes: 4 << 30, BuildTimeoutSeconds: 60},
 	}
 	for _, n := range vmm.Supported() {
 		d, _ := vmm.Describe(n) // n is registered
@@ -204,17 +224,21 @@ func Path() string {
 // seccomp for one urunc confines.
 func (c *Config) keys() map[string]any {
 	k := map[string]any{
-		"vm.accel":                   &c.VM.Accel,
-		"vm.default_memory_mib":      &c.VM.DefaultMemoryMiB,
-		"vm.min_memory_mib":          &c.VM.MinMemoryMiB,
-		"vm.default_vcpus":           &c.VM.DefaultVCPUs,
-		"linux.kernel_args":          &c.Linux.KernelArgs,
-		"linux.urunit":               &c.Linux.Urunit,
-		"linux.stop_grace_seconds":   &c.Linux.StopGraceSeconds,
-		"api.socket":                 &c.API.Socket,
-		"host.kvm_device":            &c.Host.KVMDevice,
-		"limits.initrd_max_bytes":    &c.Limits.InitrdMaxBytes,
-		"security.require_unikernel": &c.Security.RequireUnikernel,
+		"vm.accel":                        &c.VM.Accel,
+		"vm.default_memory_mib":           &c.VM.DefaultMemoryMiB,
+		"vm.min_memory_mib":               &c.VM.MinMemoryMiB,
+		"vm.default_vcpus":                &c.VM.DefaultVCPUs,
+		"linux.kernel_args":               &c.Linux.KernelArgs,
+		"linux.urunit":                    &c.Linux.Urunit,
+		"linux.stop_grace_seconds":        &c.Linux.StopGraceSeconds,
+		"api.socket":                      &c.API.Socket,
+		"host.kvm_device":                 &c.Host.KVMDevice,
+		"limits.initrd_max_bytes":         &c.Limits.InitrdMaxBytes,
+		"security.require_unikernel":      &c.Security.RequireUnikernel,
+		"templates.enabled":               &c.Templates.Enabled,
+		"templates.dir":                   &c.Templates.Dir,
+		"templates.max_bytes":             &c.Templates.MaxBytes,
+		"templates.build_timeout_seconds": &c.Templates.BuildTimeoutSeconds,
 	}
 	for _, n := range vmm.Supported() {
 		s, d := c.VMMs[n], describe(n)
@@ -411,6 +435,12 @@ func (c *Config) Validate() error {
 		return c.invalid("host.kvm_device", "%q is not an absolute path", c.Host.KVMDevice)
 	case c.Limits.InitrdMaxBytes < MinInitrdMaxBytes:
 		return c.invalid("limits.initrd_max_bytes", "%d is below %d (16 MiB)", c.Limits.InitrdMaxBytes, MinInitrdMaxBytes)
+	case !filepath.IsAbs(c.Templates.Dir) || filepath.Clean(c.Templates.Dir) == "/":
+		return c.invalid("templates.dir", "%q is not an absolute path below /", c.Templates.Dir)
+	case c.Templates.MaxBytes < 0:
+		return c.invalid("templates.max_bytes", "%d is below 0", c.Templates.MaxBytes)
+	case c.Templates.BuildTimeoutSeconds < 1:
+		return c.invalid("templates.build_timeout_seconds", "%d is below 1", c.Templates.BuildTimeoutSeconds)
 	}
 	for _, n := range vmm.Supported() {
 		s := c.VMMs[n]

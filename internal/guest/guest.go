@@ -158,6 +158,15 @@ type Initer interface {
 	Init(s Spec) (urunit.Config, error)
 }
 
+// Templater is implemented by guests whose init can wait for its orders
+// (urunit.Orders) over the agent channel, so that the guest can be saved
+// as a VM template and each container restored from it. OrdersNet renders
+// the network as the orders carry it.
+type Templater interface {
+	Initer
+	OrdersNet(n *Net) (string, error)
+}
+
 var registry = map[Type]Guest{}
 
 func register(g Guest) { registry[g.Type()] = g }

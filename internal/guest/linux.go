@@ -240,3 +240,12 @@ func checkLinuxArgs(s Spec) error {
 	}
 	return nil
 }
+
+// OrdersNet implements Templater: the network as the kernel parameters
+// Boot would put on the command line; "" for no network.
+func (linux) OrdersNet(n *Net) (string, error) {
+	if n == nil {
+		return "", nil
+	}
+	return linuxIPParams(n)
+}

@@ -50,6 +50,9 @@ type Plan struct {
 	// TraceFile, when set, receives the launcher's phase record; ID tags it.
 	TraceFile string `json:"traceFile,omitempty"`
 	ID        string `json:"id,omitempty"`
+	// Template, when set, starts the guest from a VM template (warm
+	// start): create found the guest eligible (template.go).
+	Template *Template `json:"template,omitempty"`
 }
 
 // Network is the container network that start handed to the guest: an
@@ -81,7 +84,7 @@ const (
 
 // Argv returns the VMM command line for a plan and an optional network.
 func Argv(p Plan, n *Network) ([]string, error) {
-	v, spec, err := finalSpec(p, n)
+	v, spec, err := finalSpec(p, n, Boot{})
 	if err != nil {
 		return nil, err
 	}
@@ -92,14 +95,14 @@ func Argv(p Plan, n *Network) ([]string, error) {
 // it execs the VMM of a plan on a network: none for a VMM that reads no
 // file.
 func ConfigFiles(p Plan, n *Network) ([]vmm.File, error) {
-	l, err := newLaunch(p, n)
+	l, err := newLaunch(p, n, Boot{})
 	return l.files, err
 }
 
 // finalSpec completes the plan's VMM spec with what the guest asks for on
 // this network: its command line, its channels when the VMM has them, and
-// its network device.
-func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
+// its network device; b says how a template plan's guest boots.
+func finalSpec(p Plan, n *Network, b Boot) (vmm.VMM, vmm.Spec, error) {
 	g, err := guest.Get(p.Guest)
 	if err != nil {
 		return nil, vmm.Spec{}, err
@@ -117,6 +120,11 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 		gs.Net = &guest.Net{IP: n.IP, PrefixLen: n.PrefixLen, Gateway: n.Gateway, DNS: n.DNS, MTU: n.MTU,
 			IP6: n.IP6, PrefixLen6: n.PrefixLen6, Gateway6: n.Gateway6}
 	}
+	if b.Mode != "" {
+		// The network reaches the guest in its orders, not on the
+		// command line, which is the template's.
+		gs.Net = nil
+	}
 	boot, err := g.Boot(gs)
 	if err != nil {
 		return nil, vmm.Spec{}, fmt.Errorf("guest %s: %w", p.Guest, err)
@@ -130,6 +138,9 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 	if t := v.Describe().Agent; boot.Agent && t != "" && p.AgentSocket != "" {
 		spec.AgentSocket = p.AgentSocket
 		cmdline += " " + urunit.AgentParam + "=" + string(t)
+	}
+	if b.Mode != "" {
+		cmdline += " " + urunit.OrdersParam + "=1"
 	}
 	// The host's [linux] kernel_args go last: trusted, they win over all.
 	spec.Cmdline = strings.TrimSpace(cmdline + " " + p.ExtraCmdline)
@@ -145,6 +156,9 @@ func finalSpec(p Plan, n *Network) (vmm.VMM, vmm.Spec, error) {
 
 	if n != nil {
 		spec.Net = &vmm.NetDevice{Tap: n.Tap, MAC: n.MAC}
+	}
+	if err := b.apply(&spec, v); err != nil {
+		return nil, vmm.Spec{}, err
 	}
 	return v, spec, nil
 }
@@ -182,13 +196,13 @@ func Run(dir string) error {
 	if p.AgentSocket != "" && p.ControlSocket != "" {
 		os.Exit(Supervise(dir))
 	}
-	return Exec(dir)
+	return Exec(dir, Boot{})
 }
 
-// Exec replaces the current process with the VMM of the plan in dir. It
-// returns only on failure.
-func Exec(dir string) error {
-	l, err := prepare(dir)
+// Exec replaces the current process with the VMM of the plan in dir,
+// booted as b says. It returns only on failure.
+func Exec(dir string, b Boot) error {
+	l, err := prepare(dir, b)
 	if err != nil {
 		return err
 	}
@@ -231,7 +245,7 @@ type launch struct {
 
 // prepare reads the plan and network in dir and builds the VMM's argv and
 // config files from them.
-func prepare(dir string) (launch, error) {
+func prepare(dir string, b Boot) (launch, error) {
 	p, err := ReadPlan(dir)
 	if err != nil {
 		return launch{}, err
@@ -240,12 +254,12 @@ func prepare(dir string) (launch, error) {
 	if err != nil {
 		return launch{}, err
 	}
-	return newLaunch(p, n)
+	return newLaunch(p, n, b)
 }
 
 // newLaunch builds the VMM's argv and config files for a plan and network.
-func newLaunch(p Plan, n *Network) (launch, error) {
-	v, spec, err := finalSpec(p, n)
+func newLaunch(p Plan, n *Network, b Boot) (launch, error) {
+	v, spec, err := finalSpec(p, n, b)
 	if err != nil {
 		return launch{}, err
 	}
@@ -275,7 +289,7 @@ func (l launch) record() Record {
 // dir: urunc start logs it (at debug level) before it releases the launcher,
 // from the same files and code, so the two cannot differ.
 func Describe(dir string) (Record, error) {
-	l, err := prepare(dir)
+	l, err := prepare(dir, Boot{})
 	if err != nil {
 		return Record{}, err
 	}

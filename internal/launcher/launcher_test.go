@@ -149,7 +149,7 @@ func TestArgvFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l, err := prepare(share)
+	l, err := prepare(share, Boot{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestArgvFile(t *testing.T) {
 	t.Run("no run folder", func(t *testing.T) {
 		p := linuxPlan(vmm.QEMU, vmm.FormatBzImage)
 		p.Spec.RunDir = ""
-		l, err := newLaunch(p, nil)
+		l, err := newLaunch(p, nil, Boot{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +187,7 @@ func TestArgvFile(t *testing.T) {
 	t.Run("unwritable run folder", func(t *testing.T) {
 		p := linuxPlan(vmm.QEMU, vmm.FormatBzImage)
 		p.Spec.RunDir = filepath.Join(t.TempDir(), "missing")
-		l, err := newLaunch(p, nil)
+		l, err := newLaunch(p, nil, Boot{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +276,7 @@ func TestWriteConfigFiles(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("ConfigFiles: %d files, %v; want Firecracker's config", len(files), err)
 	}
-	l, err := newLaunch(p, testNet)
+	l, err := newLaunch(p, testNet, Boot{})
 	if err != nil {
 		t.Fatal(err)
 	}

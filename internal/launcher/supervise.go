@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-runtime/urunc/internal/agent"
+	"github.com/urunc-runtime/urunc/internal/urunit"
 	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
@@ -108,15 +111,15 @@ type supervisor struct {
 	report    int            // the application's status, -1 until urunit sends it
 	stopSig   syscall.Signal // the last stop signal received, 0 for none
 	graceKill bool           // the VMM was killed at the end of the grace period
+	orders    urunit.Orders  // for a template plan: what urunit gets before the session
 	served    bool           // urunit answered the OpWait stream
 	grace     *time.Timer
 	vmmStatus syscall.WaitStatus
 }
 
-// start listens on the control socket and starts the VMM: this program
-// again, as `launch --vmm`, which confines itself and execs the VMM. The
-// VMM dies with the supervisor (Pdeathsig), so a SIGKILL of the
-// container's pid 1 stops the VM as it stops a plain container.
+// start listens on the control socket and starts the VMM; for a template
+// plan, from the template (built first when missing) or, failing that,
+// cold in orders mode.
 func (s *supervisor) start(dir string) error {
 	os.Remove(s.plan.ControlSocket) // left by a launcher killed before
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.plan.ControlSocket, Net: "unix"})
@@ -124,14 +127,63 @@ func (s *supervisor) start(dir string) error {
 		return fmt.Errorf("listen on %s: %w", s.plan.ControlSocket, err)
 	}
 	s.ln = ln
-	s.cmd = exec.Command("/proc/self/exe", "launch", "--vmm", dir)
+	if s.plan.Template == nil {
+		return s.startVMM(dir, Boot{})
+	}
+	n, err := ReadNetwork(dir)
+	if err != nil {
+		return err
+	}
+	if s.orders, err = orders(s.plan, n); err != nil {
+		return err
+	}
+	b, rec := s.warmBoot(dir, n)
+	if b.Mode == BootRestore {
+		err := s.startVMM(dir, b)
+		if err == nil {
+			if err = s.restore(); err == nil {
+				s.writeBootRecord(rec)
+				return nil
+			}
+			_ = s.cmd.Process.Kill()
+			_ = s.cmd.Wait()
+		}
+		// A template that does not restore is dropped: the next
+		// container builds a new one.
+		dropTemplate(b.Dir)
+		b, rec = Boot{Mode: BootOrders}, BootRecord{Mode: BootOrders, Layout: rec.Layout, Why: "restore the template: " + err.Error()}
+	}
+	s.writeBootRecord(rec)
+	return s.startVMM(dir, b)
+}
+
+// startVMM starts the VMM child, booted as b: this program again, as
+// `launch --vmm`, which confines itself and execs the VMM. The VMM dies
+// with the supervisor (Pdeathsig), so a SIGKILL of the container's pid 1
+// stops the VM as it stops a plain container.
+func (s *supervisor) startVMM(dir string, b Boot) error {
+	s.cmd = vmmCommand(dir, b)
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	s.cmd.Env = os.Environ()
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if b.Mode == BootRestore {
+		state, err := os.Open(filepath.Join(b.Dir, stateFile))
+		if err != nil {
+			return err
+		}
+		defer state.Close()
+		s.cmd.ExtraFiles = []*os.File{state} // fd 3: -incoming fd:3
+	}
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.plan.VMM, err)
 	}
 	return nil
+}
+
+// dropTemplate removes a template folder that failed to restore.
+func dropTemplate(cur string) {
+	trash := cur + ".drop-" + strconv.Itoa(os.Getpid())
+	if os.Rename(cur, trash) == nil {
+		os.RemoveAll(trash)
+	}
 }
 
 // waitVMM reaps the VMM and, as pid 1, every orphan re-parented to the
@@ -215,6 +267,13 @@ func vsockConnect(conn net.Conn, port int) error {
 // serve starts the session on conn and waits for urunit's answer to the
 // OpWait stream; it reports false when the channel broke first.
 func (s *supervisor) serve(conn net.Conn) bool {
+	if s.plan.Template != nil {
+		if err := sendOrders(conn, s.orders); err != nil {
+			conn.Close()
+			fmt.Fprintf(os.Stderr, "urunc: agent: %v\n", err)
+			return false
+		}
+	}
 	sess, err := agent.Client(conn)
 	if err != nil {
 		conn.Close()

@@ -53,8 +53,20 @@ func (r *Runtime) prepareVM(id string, vs *vmSetup, s *specs.Spec) error {
 		}
 		vs.kernel = k
 	}
-	if err := r.prepareInitrd(vs, s); err != nil {
+	why, err := r.templateWhyNot(vs, s)
+	if err != nil {
 		return err
+	}
+	if why != "" {
+		r.Log.Debugf("no VM template: %s", why)
+	}
+	if err := r.prepareInitrd(vs, s, why == ""); err != nil {
+		return err
+	}
+	if why == "" {
+		if err := r.planTemplate(vs, s); err != nil {
+			return err
+		}
 	}
 	if r.TracePath != "" {
 		// The launcher appends its record through a bind mount of the file.
@@ -86,7 +98,11 @@ func mirrorHostLinks(root string) error {
 // prepareInitrd writes the initrd the guest boots with: for Linux guests the
 // image's own initrd (if any) followed by an archive of the container rootfs
 // and urunit; for others the image's initrd is bound as it is.
-func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
+//
+// A guest that starts from a template gets its config in its orders,
+// never in the initrd: the template's RAM holds the initrd, and must hold
+// nothing of one container.
+func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec, ordered bool) error {
 	meta := vs.meta
 	if !vs.rootfsInitrd {
 		vs.initrd = meta.InitrdPath
@@ -107,6 +123,9 @@ func (r *Runtime) prepareInitrd(vs *vmSetup, s *specs.Spec) error {
 	files, err := r.urunitFiles(cfg)
 	if err != nil {
 		return err
+	}
+	if ordered {
+		files = files[:1] // urunit without its config
 	}
 	if vs.block != nil {
 		mods, err := moduleFiles(vs.rootfs, r.initrdBudget())
@@ -287,6 +306,10 @@ func monitorMounts(vs *vmSetup, self string) []specs.Mount {
 	if vs.meta.BlockPath != "" {
 		// The guest may write to its block image, as it would to a disk.
 		ms = append(ms, specs.Mount{Source: vs.meta.BlockPath, Destination: planner.MonitorBlock, Type: "bind",
+			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
+	}
+	if vs.template != "" {
+		ms = append(ms, specs.Mount{Source: vs.template, Destination: planner.MonitorTemplate, Type: "bind",
 			Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	if vs.trace != "" {

@@ -45,6 +45,9 @@ type vmSetup struct {
 	// rootfsInitrd: the initrd is built from the rootfs with the guest's
 	// init (planner.Result).
 	rootfsInitrd bool
+	// template is the host folder of the guest's VM template cache entry,
+	// "" when it boots cold (planTemplate).
+	template string
 }
 
 // binds are the image files bound into the container as they are, by

@@ -28,11 +28,14 @@ const (
 	MonitorBlock  = MonitorDir + "/block"
 	MonitorRootfs = MonitorDir + "/rootfs" // the image rootfs, when shared with the guest
 	MonitorTrace  = MonitorDir + "/trace"
-	RunDir        = "run" // in the VM folder: sockets the VMM creates
-	MonitorRun    = MonitorDir + "/" + RunDir
-	ControlSocket = "control.sock" // the supervisor's, for host tools (internal/control)
-	AgentSocket   = "agent.sock"   // the VMM's end of the agent channel
-	APISocket     = "api.sock"
+	// MonitorTemplate is the VM template cache entry of the guest, when it
+	// starts warm (launcher.Template).
+	MonitorTemplate = MonitorDir + "/template"
+	RunDir          = "run" // in the VM folder: sockets the VMM creates
+	MonitorRun      = MonitorDir + "/" + RunDir
+	ControlSocket   = "control.sock" // the supervisor's, for host tools (internal/control)
+	AgentSocket     = "agent.sock"   // the VMM's end of the agent channel
+	APISocket       = "api.sock"
 )
 
 // Input is what Plan decides from.

@@ -42,6 +42,7 @@ func (qemu) Describe() Descriptor {
 		BlockRoot:         true,
 		TCGClock:          true,
 		Agent:             AgentVirtioSerial,
+		Templates:         true,
 	}
 }
 
@@ -84,6 +85,17 @@ func (qemu) Validate(s Spec) error {
 		// path would load another file or hand the guest other arguments.
 		return invalid("Initrd", "%q: a multiboot module path cannot hold ',' or blanks", s.Initrd)
 	}
+	if t := s.Template; t != nil {
+		if t.MemoryFile == "" {
+			return invalid("Template.MemoryFile", "empty")
+		}
+		if t.Incoming && t.Shared {
+			return invalid("Template", "a clone (Incoming) maps its template's RAM private, not Shared")
+		}
+		if s.QMPSocket == "" {
+			return invalid("QMPSocket", "empty: a template is saved and restored over QMP")
+		}
+	}
 	_, err := qemuMachine(s.KernelFormat)
 	return err
 }
@@ -118,7 +130,7 @@ func (q qemu) Args(s Spec) ([]string, error) {
 		"-no-user-config",
 		"-display", "none",
 		"-no-reboot",
-		"-machine", qemuMachineOpts(machine, s.Accel),
+		"-machine", qemuMachineOpts(machine, s.Accel, s.Template != nil),
 		"-cpu", qemuCPU(s.Accel),
 		"-m", strconv.FormatUint(s.MemoryMiB, 10) + "M",
 		"-smp", strconv.Itoa(s.VCPUs),
@@ -156,6 +168,9 @@ func (q qemu) Args(s Spec) ([]string, error) {
 	}
 	if s.QMPSocket != "" {
 		args = append(args, "-qmp", "unix:"+EscapeOptValue(s.QMPSocket)+",server=on,wait=off")
+	}
+	if t := s.Template; t != nil {
+		args = append(args, qemuTemplateArgs(*t, s.MemoryMiB)...)
 	}
 	if s.Sandbox {
 		args = append(args, "-sandbox",
@@ -206,9 +221,35 @@ func validMAC(s string) bool {
 	return err == nil && len(hw) == 6
 }
 
+// qemuTemplateMemory is the id of the memory backend of a template's RAM.
+const qemuTemplateMemory = "ram0"
+
+// qemuTemplateArgs backs guest RAM with the template's file: shared while
+// the template is built (the guest writes into the file, which migration
+// with x-ignore-shared then leaves out of the saved state), private in a
+// clone (its writes are its own; what it only reads stays shared with
+// the other clones in the page cache). A clone starts paused waiting for
+// the saved state, which the supervisor feeds over QMP: x-ignore-shared
+// must be set on both ends, and QEMU 7.2 has no option for it.
+func qemuTemplateArgs(t TemplateSpec, memMiB uint64) []string {
+	share := "off"
+	if t.Shared {
+		share = "on"
+	}
+	args := []string{"-object", "memory-backend-file,id=" + qemuTemplateMemory +
+		",size=" + strconv.FormatUint(memMiB, 10) + "M,mem-path=" + EscapeOptValue(t.MemoryFile) + ",share=" + share}
+	if t.Incoming {
+		args = append(args, "-incoming", "defer")
+	}
+	return args
+}
+
 // qemuMachineOpts renders the -machine option list.
-func qemuMachineOpts(machine string, accel Accel) string {
+func qemuMachineOpts(machine string, accel Accel, template bool) string {
 	opts := machine + ",accel=" + string(accel)
+	if template {
+		opts += ",memory-backend=" + qemuTemplateMemory
+	}
 	if machine == machineMicroVM {
 		// microvm defaults to no ISA serial port; the console and the
 		// exit device live on the ISA bus, the RTC gives the guest time.

@@ -94,6 +94,23 @@ type Spec struct {
 	// Solo5 is the unikernel's own device manifest (ReadSolo5Manifest);
 	// the Solo5 tenders name their devices after it. nil for other VMMs.
 	Solo5 *Solo5Manifest `json:",omitempty"`
+
+	// Template is set for a guest that is saved as, or restored from, a
+	// VM template (warm start; QEMU only, Descriptor.Templates).
+	Template *TemplateSpec `json:",omitempty"`
+}
+
+// TemplateSpec backs guest RAM with a file, for VM templates: a template
+// being built writes its RAM into the file (Shared); a clone maps the
+// template's file copy-on-write (not Shared), so that clones share the
+// pages they do not write. Migration leaves file-backed shared RAM out of
+// the saved state (QEMU's x-ignore-shared), so the state is a few KiB.
+type TemplateSpec struct {
+	MemoryFile string
+	Shared     bool
+	// Incoming: the VMM starts paused, waiting for the saved device state
+	// to be fed to it over its management socket (QEMU's -incoming defer).
+	Incoming bool
 }
 
 // BlockDevice is a raw disk image or block device given to the guest.
@@ -219,6 +236,9 @@ type Descriptor struct {
 	// Agent is how the VMM carries the guest agent's channel
 	// (Spec.AgentSocket); "" for none.
 	Agent AgentTransport
+	// Templates: the VMM can save a guest as a VM template and start
+	// clones from it (Spec.Template).
+	Templates bool
 }
 
 // Validator is implemented by VMMs that can check a Spec without building

@@ -21,7 +21,7 @@ import (
 )
 
 // guestApplets are the busybox applets the exec tests run in the guest.
-var guestApplets = []string{"sh", "echo", "cat", "sleep", "id", "pwd", "ps", "tar", "head", "wc", "kill", "true", "false", "env", "tty", "stty", "test"}
+var guestApplets = []string{"sh", "echo", "cat", "sleep", "id", "pwd", "ps", "tar", "head", "wc", "kill", "true", "false", "env", "tty", "stty", "test", "od", "hostname", "date"}
 
 // withBusybox puts a static busybox and its applets under /bin in rootfs.
 func withBusybox(t *testing.T, rootfs string) {

@@ -1,0 +1,402 @@
+package launcher
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/urunc-runtime/urunc/internal/agent"
+	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/qmp"
+	"github.com/urunc-runtime/urunc/internal/urunit"
+	"github.com/urunc-runtime/urunc/internal/vmm"
+)
+
+// Template is a plan's VM template: create found the guest able to start
+// warm (a Linux guest whose files all travel in its initrd, on a VMM
+// that saves templates) and bound the template's cache entry into the
+// container.
+//
+// The entry holds one template per machine shape (layoutKey): a folder
+// named for it, whose "current" folder holds the saved device state
+// (stateFile) and the guest's RAM (ramFile). The first container of a
+// shape builds it (buildTemplate); every container, the first too, then
+// starts as a clone (restore) and gets its own args, env, network, clock
+// and random seed as urunit.Orders. When the template cannot be built or
+// restored, the guest boots cold in orders mode: a template never makes a
+// container fail. BootFile in the run folder says which way it went.
+type Template struct {
+	// Dir is the cache entry as the monitor root sees it, writable.
+	Dir string `json:"dir"`
+	// BuildTimeout bounds, in seconds, the template's boot up to urunit's
+	// wait for orders.
+	BuildTimeout int `json:"buildTimeout"`
+	// Hostname is the container's (spec hostname), "" to leave the guest's.
+	Hostname string `json:"hostname,omitempty"`
+}
+
+// BootMode is how a template plan's guest starts; "" is the plain boot of
+// a plan without a template.
+type BootMode string
+
+// Boot modes.
+const (
+	BootOrders  BootMode = "orders"  // a cold boot; urunit waits for its orders
+	BootBuild   BootMode = "build"   // the template's own boot, RAM in Boot.Dir
+	BootRestore BootMode = "restore" // a clone of the template in Boot.Dir
+)
+
+// Boot is a boot mode and, to build or restore, the template folder.
+type Boot struct {
+	Mode BootMode
+	Dir  string
+}
+
+// Names in a template folder and in the run folder.
+const (
+	stateFile   = "state"
+	ramFile     = "ram"
+	currentDir  = "current"
+	qmpSocket   = "qmp.sock"
+	BootFile    = "boot.json"
+	templateMAC = "02:00:00:00:00:01" // a template's NIC; each clone sets its own
+)
+
+// BootRecord is BootFile: how the guest started, for urunc and tests.
+type BootRecord struct {
+	Mode   BootMode `json:"mode"`
+	Layout string   `json:"layout,omitempty"`
+	// Built: this container built the template it started from.
+	Built bool `json:"built,omitempty"`
+	// Why the guest booted cold although it had a template plan.
+	Why string `json:"why,omitempty"`
+}
+
+// apply sets the VMM spec up for b.
+func (b Boot) apply(spec *vmm.Spec, v vmm.VMM) error {
+	switch b.Mode {
+	case "", BootOrders:
+		return nil
+	case BootBuild, BootRestore:
+	default:
+		return fmt.Errorf("boot mode %q is not %q, %q or %q", b.Mode, BootOrders, BootBuild, BootRestore)
+	}
+	if !v.Describe().Templates {
+		return fmt.Errorf("%s cannot start guests from VM templates", v.Name())
+	}
+	if spec.RunDir == "" || b.Dir == "" {
+		return errors.New("a template boot needs the run folder and the template folder")
+	}
+	spec.QMPSocket = filepath.Join(spec.RunDir, qmpSocket)
+	spec.Template = &vmm.TemplateSpec{MemoryFile: filepath.Join(b.Dir, ramFile),
+		Shared: b.Mode == BootBuild, Incoming: b.Mode == BootRestore}
+	if b.Mode == BootBuild && spec.Net != nil {
+		// Nothing of the first container may stay in the template.
+		spec.Net = &vmm.NetDevice{Tap: spec.Net.Tap, MAC: templateMAC}
+	}
+	return nil
+}
+
+// layoutKey names the machine shape of a plan on a network: the argv of
+// its template's build, with what differs between containers of one
+// shape (the tap's name) left out. A clone's VMM must have the devices,
+// memory and command line the template was saved with.
+func layoutKey(p Plan, n *Network) (string, error) {
+	if n != nil {
+		c := *n
+		c.Tap = "tap"
+		n = &c
+	}
+	v, spec, err := finalSpec(p, n, Boot{Mode: BootBuild, Dir: "/template"})
+	if err != nil {
+		return "", err
+	}
+	argv, err := args(p, v, spec)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(strings.Join(argv, "\x00")))
+	return hex.EncodeToString(sum[:12]), nil
+}
+
+// orders are what urunit needs to run this container in a guest that
+// waits for them.
+func orders(p Plan, n *Network) (urunit.Orders, error) {
+	g, err := guest.Get(p.Guest)
+	if err != nil {
+		return urunit.Orders{}, err
+	}
+	tg, ok := g.(guest.Templater)
+	if !ok {
+		return urunit.Orders{}, fmt.Errorf("guest %s has no init to give orders to", p.Guest)
+	}
+	cfg, err := tg.Init(p.GuestSpec)
+	if err != nil {
+		return urunit.Orders{}, err
+	}
+	o := urunit.Orders{Config: cfg, TimeNs: time.Now().UnixNano(), Seed: make([]byte, 64)}
+	if p.Template != nil {
+		o.Hostname = p.Template.Hostname
+	}
+	if _, err := rand.Read(o.Seed); err != nil {
+		return urunit.Orders{}, fmt.Errorf("random seed: %w", err)
+	}
+	if n != nil && takesNet(p.Spec) {
+		gn := &guest.Net{IP: n.IP, PrefixLen: n.PrefixLen, Gateway: n.Gateway, DNS: n.DNS, MTU: n.MTU,
+			IP6: n.IP6, PrefixLen6: n.PrefixLen6, Gateway6: n.Gateway6}
+		if o.Net, err = tg.OrdersNet(gn); err != nil {
+			return urunit.Orders{}, err
+		}
+		o.MAC = n.MAC
+	}
+	return o, nil
+}
+
+// sendOrders gives urunit its orders on conn and waits for its answer:
+// after a template's restore or an orders-mode boot, before the session.
+func sendOrders(conn net.Conn, o urunit.Orders) error {
+	if err := agent.WriteOrders(conn, o); err != nil {
+		return fmt.Errorf("send orders: %w", err)
+	}
+	var r agent.Reply
+	if err := agent.ReadJSON(conn, agent.FrameStarted, &r); err != nil {
+		return fmt.Errorf("orders: %w", err)
+	}
+	if r.Error != "" {
+		return fmt.Errorf("urunit refused the orders: %s", r.Error)
+	}
+	return nil
+}
+
+// warmBoot decides how a template plan's guest starts: a clone of the
+// template for its shape, built first when missing; a cold boot in
+// orders mode, with the reason, when the template cannot be had.
+func (s *supervisor) warmBoot(dir string, n *Network) (Boot, BootRecord) {
+	layout, err := layoutKey(s.plan, n)
+	if err != nil {
+		return Boot{Mode: BootOrders}, BootRecord{Mode: BootOrders, Why: err.Error()}
+	}
+	rec := BootRecord{Mode: BootRestore, Layout: layout}
+	shape := filepath.Join(s.plan.Template.Dir, layout)
+	cur := filepath.Join(shape, currentDir)
+	if _, err := os.Stat(filepath.Join(cur, stateFile)); err != nil {
+		if err := s.buildTemplate(dir, shape); err != nil {
+			return Boot{Mode: BootOrders}, BootRecord{Mode: BootOrders, Layout: layout, Why: "build the template: " + err.Error()}
+		}
+		rec.Built = true
+	}
+	now := time.Now()
+	_ = os.Chtimes(cur, now, now) // last use, for the cache's eviction
+	return Boot{Mode: BootRestore, Dir: cur}, rec
+}
+
+// vmmCommand is the supervisor's child that becomes the VMM, booted as b.
+func vmmCommand(dir string, b Boot) *exec.Cmd {
+	argv := []string{"launch", "--vmm"}
+	if b.Mode != "" {
+		argv = append(argv, "--boot", string(b.Mode), "--template", b.Dir)
+	}
+	cmd := exec.Command("/proc/self/exe", append(argv, dir)...)
+	cmd.Env = os.Environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// buildTemplate boots the plan's guest in orders mode with its RAM in a
+// shared file, waits until urunit waits for orders, and saves the VM
+// into shape/current. Two containers may build one shape at once: each
+// builds in its own folder, and the first to rename it into place wins;
+// the other's work is dropped.
+func (s *supervisor) buildTemplate(dir, shape string) error {
+	if err := os.MkdirAll(shape, 0o700); err != nil {
+		return err
+	}
+	staging, err := os.MkdirTemp(shape, "build-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging) // gone by rename when it worked
+	deadline := time.Now().Add(time.Duration(s.plan.Template.BuildTimeout) * time.Second)
+	cmd := vmmCommand(dir, Boot{Mode: BootBuild, Dir: staging})
+	var out boundedBuffer // the template's boot is no container's output
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	if err := s.saveTemplate(staging, deadline, exited); err != nil {
+		if s := strings.TrimSpace(out.String()); s != "" {
+			err = fmt.Errorf("%w (VMM said: %s)", err, s)
+		}
+		return err
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		return errors.New("the template's VMM did not quit")
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, filepath.Join(shape, currentDir), unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
+		return nil // another container built it first: use that one
+	}
+	return err
+}
+
+// saveTemplate waits for urunit to be ready for orders, then stops the VM
+// and saves its device state into staging (its RAM is in the shared file
+// there already) and quits it.
+func (s *supervisor) saveTemplate(staging string, deadline time.Time, exited <-chan struct{}) error {
+	conn, err := s.dialUntil(deadline, exited)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(deadline)
+	if err := agent.WriteFrame(conn, agent.FrameHello, nil); err != nil {
+		return err
+	}
+	if t, _, err := agent.ReadFrame(conn, nil); err != nil || t != agent.FrameReady {
+		return fmt.Errorf("wait for urunit to be ready for orders: frame %d, %v", t, err)
+	}
+	q, err := qmp.Dial(filepath.Join(s.plan.Spec.RunDir, qmpSocket), deadline)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	_ = q.SetDeadline(deadline)
+	if err := q.IgnoreShared(); err != nil {
+		return err
+	}
+	if _, err := q.Execute("stop", nil); err != nil {
+		return err
+	}
+	state, err := os.OpenFile(filepath.Join(staging, stateFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	if _, err := q.ExecuteFD("getfd", map[string]string{"fdname": "template"}, int(state.Fd())); err != nil {
+		return err
+	}
+	if _, err := q.Execute("migrate", map[string]string{"uri": "fd:template"}); err != nil {
+		return err
+	}
+	for {
+		st, why, err := q.MigrationStatus()
+		if err != nil {
+			return err
+		}
+		if st == "completed" {
+			break
+		}
+		if st == "failed" || st == "cancelled" {
+			return fmt.Errorf("save the template: migration %s: %s", st, why)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := state.Sync(); err != nil {
+		return err
+	}
+	_, err = q.Execute("quit", nil)
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !strings.Contains(err.Error(), "EOF") {
+		return err
+	}
+	return nil
+}
+
+// dialUntil connects to the VMM's agent socket, retrying until deadline
+// or until the VMM has exited.
+func (s *supervisor) dialUntil(deadline time.Time, exited <-chan struct{}) (net.Conn, error) {
+	for {
+		conn, err := net.Dial("unix", s.plan.AgentSocket)
+		if err == nil {
+			return conn, nil
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("connect to the agent channel: %w", err)
+		}
+		select {
+		case <-exited:
+			return nil, errors.New("the VMM exited before the guest was ready")
+		case <-time.After(connectPoll):
+		}
+	}
+}
+
+// restore feeds the template's saved state to a clone's VMM, started
+// paused (Incoming) with the state file as its fd 3, and runs it.
+func (s *supervisor) restore() error {
+	deadline := time.Now().Add(30 * time.Second)
+	q, err := qmp.Dial(filepath.Join(s.plan.Spec.RunDir, qmpSocket), deadline)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	_ = q.SetDeadline(deadline)
+	if err := q.IgnoreShared(); err != nil {
+		return err
+	}
+	if _, err := q.Execute("migrate-incoming", map[string]string{"uri": "fd:3"}); err != nil {
+		return err
+	}
+	for {
+		st, err := q.Status()
+		if err != nil {
+			return err
+		}
+		switch st {
+		case "running":
+			return nil
+		case "inmigrate":
+			time.Sleep(2 * time.Millisecond)
+		case "paused", "postmigrate":
+			// The template was saved stopped, so its clone loads stopped.
+			if _, err := q.Execute("cont", nil); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("restore the template: VM is %s", st)
+		}
+	}
+}
+
+// writeBootRecord leaves rec in the run folder.
+func (s *supervisor) writeBootRecord(rec BootRecord) {
+	data, err := json.Marshal(rec)
+	if err == nil && s.plan.Spec.RunDir != "" {
+		_ = writePrivate(filepath.Join(s.plan.Spec.RunDir, BootFile), append(data, '\n'))
+	}
+}
+
+// boundedBuffer keeps the last 4 KiB written to it.
+type boundedBuffer struct{ b bytes.Buffer }
+
+const boundedMax = 4 << 10
+
+func (w *boundedBuffer) Write(p []byte) (int, error) {
+	w.b.Write(p)
+	if over := w.b.Len() - boundedMax; over > 0 {
+		w.b.Next(over)
+	}
+	return len(p), nil
+}
+
+func (w *boundedBuffer) String() string { return w.b.String() }
