@@ -120,7 +120,7 @@ func finalSpec(p Plan, n *Network, b Boot) (vmm.VMM, vmm.Spec, error) {
 		gs.Net = &guest.Net{IP: n.IP, PrefixLen: n.PrefixLen, Gateway: n.Gateway, DNS: n.DNS, MTU: n.MTU,
 			IP6: n.IP6, PrefixLen6: n.PrefixLen6, Gateway6: n.Gateway6}
 	}
-	if b.Mode != "" {
+	if b.ordered() {
 		// The network reaches the guest in its orders, not on the
 		// command line, which is the template's.
 		gs.Net = nil
@@ -139,7 +139,7 @@ func finalSpec(p Plan, n *Network, b Boot) (vmm.VMM, vmm.Spec, error) {
 		spec.AgentSocket = p.AgentSocket
 		cmdline += " " + urunit.AgentParam + "=" + string(t)
 	}
-	if b.Mode != "" {
+	if b.ordered() {
 		cmdline += " " + urunit.OrdersParam + "=1"
 	}
 	// The host's [linux] kernel_args go last: trusted, they win over all.

@@ -111,6 +111,7 @@ type supervisor struct {
 	report    int            // the application's status, -1 until urunit sends it
 	stopSig   syscall.Signal // the last stop signal received, 0 for none
 	graceKill bool           // the VMM was killed at the end of the grace period
+	boot      Boot           // how a template plan's guest was started
 	orders    urunit.Orders  // for a template plan: what urunit gets before the session
 	served    bool           // urunit answered the OpWait stream
 	grace     *time.Timer
@@ -151,9 +152,12 @@ func (s *supervisor) start(dir string) error {
 		// A template that does not restore is dropped: the next
 		// container builds a new one.
 		dropTemplate(b.Dir)
-		b, rec = Boot{Mode: BootOrders}, BootRecord{Mode: BootOrders, Layout: rec.Layout, Why: "restore the template: " + err.Error()}
+		b, rec = Boot{Mode: BootCold}, BootRecord{Mode: BootCold, Layout: rec.Layout, Why: "restore the template: " + err.Error()}
 	}
 	s.writeBootRecord(rec)
+	if err := writeColdInitrd(s.plan); err != nil {
+		return fmt.Errorf("cold boot: %w", err)
+	}
 	return s.startVMM(dir, b)
 }
 
@@ -162,6 +166,7 @@ func (s *supervisor) start(dir string) error {
 // with the supervisor (Pdeathsig), so a SIGKILL of the container's pid 1
 // stops the VM as it stops a plain container.
 func (s *supervisor) startVMM(dir string, b Boot) error {
+	s.boot = b
 	s.cmd = vmmCommand(dir, b)
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if b.Mode == BootRestore {
@@ -267,7 +272,7 @@ func vsockConnect(conn net.Conn, port int) error {
 // serve starts the session on conn and waits for urunit's answer to the
 // OpWait stream; it reports false when the channel broke first.
 func (s *supervisor) serve(conn net.Conn) bool {
-	if s.plan.Template != nil {
+	if s.boot.ordered() {
 		if err := sendOrders(conn, s.orders); err != nil {
 			conn.Close()
 			fmt.Fprintf(os.Stderr, "urunc: agent: %v\n", err)

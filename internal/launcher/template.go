@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/urunc-runtime/urunc/internal/agent"
 	"github.com/urunc-runtime/urunc/internal/guest"
+	"github.com/urunc-runtime/urunc/internal/initrd"
 	"github.com/urunc-runtime/urunc/internal/qmp"
 	"github.com/urunc-runtime/urunc/internal/urunit"
 	"github.com/urunc-runtime/urunc/internal/vmm"
@@ -36,8 +38,9 @@ import (
 // shape builds it (buildTemplate); every container, the first too, then
 // starts as a clone (restore) and gets its own args, env, network, clock
 // and random seed as urunit.Orders. When the template cannot be built or
-// restored, the guest boots cold in orders mode: a template never makes a
-// container fail. BootFile in the run folder says which way it went.
+// restored, the guest boots cold as a guest without a template does
+// (BootCold): a template never makes a container fail. BootFile in the
+// run folder says which way it went.
 type Template struct {
 	// Dir is the cache entry as the monitor root sees it, writable.
 	Dir string `json:"dir"`
@@ -54,10 +57,16 @@ type BootMode string
 
 // Boot modes.
 const (
-	BootOrders  BootMode = "orders"  // a cold boot; urunit waits for its orders
+	// BootCold boots a template plan's guest as a plan without one does,
+	// from an initrd that the supervisor completed with urunit's config
+	// (coldInitrd): create left the config out for the template's sake.
+	BootCold    BootMode = "cold"
 	BootBuild   BootMode = "build"   // the template's own boot, RAM in Boot.Dir
 	BootRestore BootMode = "restore" // a clone of the template in Boot.Dir
 )
+
+// ordered tells whether urunit waits for its orders in a guest booted so.
+func (b Boot) ordered() bool { return b.Mode == BootBuild || b.Mode == BootRestore }
 
 // Boot is a boot mode and, to build or restore, the template folder.
 type Boot struct {
@@ -70,6 +79,8 @@ const (
 	stateFile   = "state"
 	ramFile     = "ram"
 	currentDir  = "current"
+	unbuildable = "unbuildable" // in a shape's folder: why its template cannot be built
+	coldInitrd  = "initrd-cold"
 	qmpSocket   = "qmp.sock"
 	BootFile    = "boot.json"
 	templateMAC = "02:00:00:00:00:01" // a template's NIC; each clone sets its own
@@ -88,11 +99,17 @@ type BootRecord struct {
 // apply sets the VMM spec up for b.
 func (b Boot) apply(spec *vmm.Spec, v vmm.VMM) error {
 	switch b.Mode {
-	case "", BootOrders:
+	case "":
+		return nil
+	case BootCold:
+		if spec.RunDir == "" {
+			return errors.New("a cold boot of a template plan needs the run folder")
+		}
+		spec.Initrd = filepath.Join(spec.RunDir, coldInitrd)
 		return nil
 	case BootBuild, BootRestore:
 	default:
-		return fmt.Errorf("boot mode %q is not %q, %q or %q", b.Mode, BootOrders, BootBuild, BootRestore)
+		return fmt.Errorf("boot mode %q is not %q, %q or %q", b.Mode, BootCold, BootBuild, BootRestore)
 	}
 	if !v.Describe().Templates {
 		return fmt.Errorf("%s cannot start guests from VM templates", v.Name())
@@ -182,25 +199,80 @@ func sendOrders(conn net.Conn, o urunit.Orders) error {
 }
 
 // warmBoot decides how a template plan's guest starts: a clone of the
-// template for its shape, built first when missing; a cold boot in
-// orders mode, with the reason, when the template cannot be had.
+// template for its shape, built first when missing, or cold, with the
+// reason, when the template cannot be had.
 func (s *supervisor) warmBoot(dir string, n *Network) (Boot, BootRecord) {
 	layout, err := layoutKey(s.plan, n)
 	if err != nil {
-		return Boot{Mode: BootOrders}, BootRecord{Mode: BootOrders, Why: err.Error()}
+		return Boot{Mode: BootCold}, BootRecord{Mode: BootCold, Why: err.Error()}
+	}
+	cold := func(why string) (Boot, BootRecord) {
+		return Boot{Mode: BootCold}, BootRecord{Mode: BootCold, Layout: layout, Why: why}
 	}
 	rec := BootRecord{Mode: BootRestore, Layout: layout}
 	shape := filepath.Join(s.plan.Template.Dir, layout)
 	cur := filepath.Join(shape, currentDir)
+	if why, err := os.ReadFile(filepath.Join(shape, unbuildable)); err == nil {
+		return cold("the template cannot be built: " + string(why))
+	}
 	if _, err := os.Stat(filepath.Join(cur, stateFile)); err != nil {
 		if err := s.buildTemplate(dir, shape); err != nil {
-			return Boot{Mode: BootOrders}, BootRecord{Mode: BootOrders, Layout: layout, Why: "build the template: " + err.Error()}
+			var gf guestFailed
+			if errors.As(err, &gf) {
+				// The same guest would fail the same way: do not make
+				// every container of the image try again.
+				_ = writePrivate(filepath.Join(shape, unbuildable), []byte(err.Error()))
+			}
+			return cold("build the template: " + err.Error())
 		}
 		rec.Built = true
 	}
 	now := time.Now()
 	_ = os.Chtimes(cur, now, now) // last use, for the cache's eviction
 	return Boot{Mode: BootRestore, Dir: cur}, rec
+}
+
+// guestFailed: the template's guest stopped before it was ready for
+// orders (e.g. its kernel has no virtio_console for the agent channel).
+type guestFailed struct{ error }
+
+// writeColdInitrd writes the initrd of a cold boot: the plan's initrd,
+// which create built without urunit's config, and the config after it.
+func writeColdInitrd(p Plan) error {
+	g, err := guest.Get(p.Guest)
+	if err != nil {
+		return err
+	}
+	tg, ok := g.(guest.Templater)
+	if !ok {
+		return fmt.Errorf("guest %s has no init", p.Guest)
+	}
+	cfg, err := tg.Init(p.GuestSpec)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	src, err := os.Open(p.Spec.Initrd)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	path := filepath.Join(p.Spec.RunDir, coldInitrd)
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // args and env
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, src); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := initrd.Build(out, "", []initrd.File{{Path: urunit.ConfigPath, Mode: 0o644, Data: data}}); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return out.Close()
 }
 
 // vmmCommand is the supervisor's child that becomes the VMM, booted as b.
@@ -243,6 +315,11 @@ func (s *supervisor) buildTemplate(dir, shape string) error {
 		<-exited
 	}()
 	if err := s.saveTemplate(staging, deadline, exited); err != nil {
+		select {
+		case <-exited:
+			err = guestFailed{err}
+		default:
+		}
 		if s := strings.TrimSpace(out.String()); s != "" {
 			err = fmt.Errorf("%w (VMM said: %s)", err, s)
 		}

@@ -216,24 +216,13 @@ func TestTemplateStaleFallback(t *testing.T) {
 	b := e.templateBundle(t, "")
 	check := func(id string, wantBuilt bool, wantMode launcher.BootMode) {
 		t.Helper()
-		out, f := r.console()
-		c := r.cmd(t.Context(), "run", "--detach", "--bundle", b.write(), id)
-		c.Stdout, c.Stderr = f, f
-		if err := c.Run(); err != nil {
-			data, _ := os.ReadFile(out)
-			t.Fatalf("run %s: %v: %s", id, err, data)
-		}
-		t.Cleanup(func() { r.urunc("delete", "--force", id) })
-		got := guestSays(t, out)
-		if got[0] != "first" {
+		out, rec := r.runToEnd(b, id)
+		if got := guestSays(t, out); got[0] != "first" {
 			t.Errorf("%s: guest says %v", id, got)
 		}
-		rec := r.bootRecord(id)
 		if rec.Mode != wantMode || (wantMode == launcher.BootRestore && rec.Built != wantBuilt) {
 			t.Errorf("%s: boot %+v, want mode %s built %v", id, rec, wantMode, wantBuilt)
 		}
-		r.waitStatus(id, "stopped", 30*time.Second)
-		r.ok("delete", id)
 	}
 	check("stale1", true, launcher.BootRestore)
 	check("stale2", false, launcher.BootRestore)
@@ -259,6 +248,43 @@ func TestTemplateStaleFallback(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check("stale4", false, launcher.BootOrders)
+	check("stale4", false, launcher.BootCold)
 	check("stale5", true, launcher.BootRestore)
+}
+
+// A guest that cannot wait for orders (its kernel has no virtio_console:
+// Debian's, without its modules in the image) cannot be a template: the
+// first container's build fails and it boots cold, as does every later
+// one without trying again, and each exits with its application's status.
+func TestTemplateUnbuildableBootsCold(t *testing.T) {
+	e, _ := withTemplates(t, setup(t, true), "")
+	r := e.runtime(t)
+	b := e.linuxBundle(t, "3")
+	if err := os.RemoveAll(b.rootfs("lib/modules")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(e.kernel), "modules", "lib")); err != nil {
+		t.Skip("the test kernel has its agent drivers built in: no guest here lacks the agent channel")
+	}
+	for i, wantWhy := range []string{"build the template", "cannot be built"} {
+		id := fmt.Sprintf("unbuildable%d", i)
+		out, rec := r.runToEnd(b, id)
+		if data, _ := os.ReadFile(out); !strings.Contains(string(data), "hello from guest") {
+			t.Errorf("%s: output:\n%s", id, data)
+		}
+		if rec.Mode != launcher.BootCold || !strings.Contains(rec.Why, wantWhy) {
+			t.Errorf("%s: boot %+v, want cold because %q", id, rec, wantWhy)
+		}
+	}
+}
+
+// runToEnd runs b detached as id until it stops, and returns its console
+// file and how its guest started; the container is deleted.
+func (r *runtime) runToEnd(b *bundle, id string) (string, launcher.BootRecord) {
+	r.t.Helper()
+	out := r.detached("run", "--detach", "--bundle", b.write(), id)
+	r.waitStatus(id, "stopped", 90*time.Second)
+	rec := r.bootRecord(id)
+	r.ok("delete", id)
+	return out, rec
 }
