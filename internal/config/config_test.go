@@ -132,6 +132,10 @@ func TestLoadErrors(t *testing.T) {
 		{"relative kvm device", "[host]\nkvm_device = \"dev/kvm\"\n", ErrInvalidValue, "host.kvm_device"},
 		{"initrd limit too small", "[limits]\ninitrd_max_bytes = 1024\n", ErrInvalidValue, "limits.initrd_max_bytes"},
 		{"negative initrd limit", "[limits]\ninitrd_max_bytes = -1\n", ErrInvalidValue, "limits.initrd_max_bytes"},
+		{"relative templates dir", "[templates]\ndir = \"templates\"\n", ErrInvalidValue, "templates.dir"},
+		{"templates dir is the root", "[templates]\ndir = \"/\"\n", ErrInvalidValue, "templates.dir"},
+		{"negative templates limit", "[templates]\nmax_bytes = -1\n", ErrInvalidValue, "templates.max_bytes"},
+		{"no template build time", "[templates]\nbuild_timeout_seconds = 0\n", ErrInvalidValue, "templates.build_timeout_seconds"},
 		{"bad hvt seccomp mode", "[solo5]\nhvt_seccomp = \"permissive\"\n", ErrInvalidValue, "solo5.hvt_seccomp"},
 		// The current keys.
 		{"bad vm accel", "[vm]\naccel = \"hvf\"\n", ErrInvalidValue, "vm.accel"},

@@ -45,6 +45,14 @@ func TestQEMUArgsGolden(t *testing.T) {
 			s.Net = &NetDevice{Tap: "tap,0", MAC: "02:42:0a:04:00:05", VhostNet: true}
 		},
 		"agent-microvm": func(s *Spec) { s.AgentSocket = "/urunc/agent.sock" },
+		"template-build": func(s *Spec) {
+			s.QMPSocket = "/urunc/run/qmp.sock"
+			s.Template = &TemplateSpec{MemoryFile: "/urunc/template/ab/build-1/ram", Shared: true}
+		},
+		"template-restore": func(s *Spec) {
+			s.QMPSocket = "/urunc/run/qmp.sock"
+			s.Template = &TemplateSpec{MemoryFile: "/urunc/template/a,b/current/ram", Incoming: true}
+		},
 		"agent-pc": func(s *Spec) {
 			s.KernelFormat = FormatMultiboot
 			s.AgentSocket = "/run/urunc/ctr,1/agent.sock"
@@ -139,6 +147,12 @@ func TestQEMUValidate(t *testing.T) {
 		{"multiboot initrd with a comma", func(s *Spec) { s.KernelFormat = FormatMultiboot; s.Initrd = "/a,/etc/shadow" }, "Initrd", ErrInvalidSpec},
 		{"multiboot initrd with a space", func(s *Spec) { s.KernelFormat = FormatMultiboot; s.Initrd = "/a -x" }, "Initrd", ErrInvalidSpec},
 		{"nul in agent socket", func(s *Spec) { s.AgentSocket = "/a\x00b" }, "AgentSocket", ErrInvalidSpec},
+		{"template without memory file", func(s *Spec) { s.QMPSocket = "/q"; s.Template = &TemplateSpec{} }, "Template.MemoryFile", ErrInvalidSpec},
+		{"template without qmp", func(s *Spec) { s.Template = &TemplateSpec{MemoryFile: "/ram"} }, "QMPSocket", ErrInvalidSpec},
+		{"clone writing the template", func(s *Spec) {
+			s.QMPSocket = "/q"
+			s.Template = &TemplateSpec{MemoryFile: "/ram", Shared: true, Incoming: true}
+		}, "Template", ErrInvalidSpec},
 	}
 	q := qemu{}
 	for _, c := range cases {
