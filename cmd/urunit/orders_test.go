@@ -47,8 +47,11 @@ func TestAwaitOrders(t *testing.T) {
 
 func TestAwaitOrdersRefuses(t *testing.T) {
 	for name, send := range map[string]func(h *os.File){
-		"another frame":  func(h *os.File) { agent.WriteFrame(h, agent.FrameRequest, []byte("{}")) },
-		"unknown field":  func(h *os.File) { agent.WriteFrame(h, agent.FrameOrders, []byte(`{"evil":1}`)); agent.WriteFrame(h, agent.FrameOrders, nil) },
+		"another frame": func(h *os.File) { agent.WriteFrame(h, agent.FrameRequest, []byte("{}")) },
+		"unknown field": func(h *os.File) {
+			agent.WriteFrame(h, agent.FrameOrders, []byte(`{"evil":1}`))
+			agent.WriteFrame(h, agent.FrameOrders, nil)
+		},
 		"frame too long": func(h *os.File) { h.Write([]byte{byte(agent.FrameOrders), 0xff, 0xff, 0xff, 0xff}) },
 	} {
 		t.Run(name, func(t *testing.T) {
