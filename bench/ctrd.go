@@ -20,6 +20,8 @@ const (
 	busyboxRef   = "docker.io/library/busybox:bench"
 	helloRef     = "urunc.local/hello:bench"       // exits 0 at once
 	sleepRef     = "urunc.local/hello-sleep:bench" // prints its line, sleeps 600 s
+	helloMinRef  = "urunc.local/hello-min:bench"   // helloRef on the project kernel
+	sleepMinRef  = "urunc.local/hello-min-sleep:bench"
 )
 
 // ctrd is a private containerd (the e2e tests' harness.Containerd),
@@ -105,11 +107,23 @@ func (d *ctrd) importImages() error {
 	}
 	archives := []string{bb}
 	for ref, cmd := range map[string][]string{helloRef: {"0"}, sleepRef: {"0", "600"}} {
-		a, err := d.b.packApp(ref, "hello", false, cmd...)
+		a, err := d.b.packApp(ref, d.b.o.kernel, "hello", false, cmd...)
 		if err != nil {
 			return err
 		}
 		archives = append(archives, a)
+	}
+	// The project kernel packed as an image (as `make guest-kernel-image`
+	// does), for section h: Debian's kernel lacks virtio_console without
+	// its modules, so its guests cannot start from templates.
+	if minimal := filepath.Join(minimalKernelDir, "vmlinux"); fileExists(minimal) {
+		for ref, cmd := range map[string][]string{helloMinRef: {"0"}, sleepMinRef: {"0", "600"}} {
+			a, err := d.b.packApp(ref, minimal, "hello", false, cmd...)
+			if err != nil {
+				return err
+			}
+			archives = append(archives, a)
+		}
 	}
 	for _, a := range archives {
 		if o := d.ctr(2*time.Minute, "images", "import", a); !o.ok() {
@@ -121,7 +135,7 @@ func (d *ctrd) importImages() error {
 
 // packApp builds a Linux-guest image archive of an example app with
 // urunc-pack, optionally with the guest kernel's modules.
-func (b *bench) packApp(ref, app string, modules bool, cmd ...string) (string, error) {
+func (b *bench) packApp(ref, kernel, app string, modules bool, cmd ...string) (string, error) {
 	root := b.dir("pack-" + strings.NewReplacer("/", "_", ":", "_").Replace(ref))
 	copyFile(filepath.Join(b.o.bin, app), filepath.Join(root, app), 0o755)
 	if modules {
@@ -130,7 +144,7 @@ func (b *bench) packApp(ref, app string, modules bool, cmd ...string) (string, e
 		}
 	}
 	archive := root + ".tar"
-	args := []string{"--kernel", b.o.kernel, "--type", "linux", "--hypervisor", "qemu",
+	args := []string{"--kernel", kernel, "--type", "linux", "--hypervisor", "qemu",
 		"--rootfs", root, "--entrypoint", "/" + app, "--tag", ref, "--output", archive}
 	for _, c := range cmd {
 		args = append(args, "--cmd", c)

@@ -11,6 +11,8 @@
 //	d  PSS of VMM + shim per idle container
 //	e  density: many containers started concurrently through containerd
 //	f  HTTP request latency to a guest vs the same server under runc
+//	g  exec into a running container
+//	h  warm starts from VM templates: first line, ctr run --rm, PSS, density
 //
 // Needs root. Everything it starts (containers, containerd, network
 // namespaces, temporary folders) is removed on exit, on failure and on
@@ -45,7 +47,7 @@ func parseFlags() opts {
 	flag.StringVar(&o.kernel, "kernel", "/var/cache/urunc/kernel/vmlinuz", "Debian cloud kernel (vmlinux and modules/ beside it)")
 	flag.StringVar(&o.tools, "tools", "/var/cache/urunc/tools", "pinned containerd, ctr, runc")
 	flag.StringVar(&o.out, "out", "", "results folder (default REPO/results/<timestamp>)")
-	flag.StringVar(&o.sections, "sections", "abcdefg", "sections to run")
+	flag.StringVar(&o.sections, "sections", "abcdefgh", "sections to run")
 	flag.IntVar(&o.nLifecycle, "n-lifecycle", 30, "a: runs per runtime (g: exec pairs)")
 	flag.IntVar(&o.nBoot, "n-boot", 10, "b: runs per kernel")
 	flag.IntVar(&o.nCtrd, "n-ctrd", 20, "c: runs per runtime")
@@ -101,6 +103,7 @@ func run(ctx context.Context, o opts) int {
 		{"e", "density: containers started at once", b.density},
 		{"f", "HTTP request latency", b.http},
 		{"g", "exec into a running container", b.execBench},
+		{"h", "warm starts from VM templates (project kernel)", b.warm},
 	}
 	for _, s := range sections {
 		if !strings.Contains(o.sections, s.key) {
