@@ -296,12 +296,14 @@ func (s *supervisor) buildTemplate(dir, shape string) error {
 	if err := os.MkdirAll(shape, 0o700); err != nil {
 		return err
 	}
+	timeout := time.Duration(s.plan.Template.BuildTimeout) * time.Second
+	removeStale(shape, 2*timeout+time.Minute)
 	staging, err := os.MkdirTemp(shape, "build-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(staging) // gone by rename when it worked
-	deadline := time.Now().Add(time.Duration(s.plan.Template.BuildTimeout) * time.Second)
+	deadline := time.Now().Add(timeout)
 	cmd := vmmCommand(dir, Boot{Mode: BootBuild, Dir: staging})
 	var out boundedBuffer // the template's boot is no container's output
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -335,6 +337,20 @@ func (s *supervisor) buildTemplate(dir, shape string) error {
 		return nil // another container built it first: use that one
 	}
 	return err
+}
+
+// removeStale removes the builds and dropped templates in shape older
+// than age: left by a supervisor killed while it built or dropped one.
+func removeStale(shape string, age time.Duration) {
+	ents, _ := os.ReadDir(shape)
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "build-") && !strings.Contains(e.Name(), ".drop-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > age {
+			os.RemoveAll(filepath.Join(shape, e.Name()))
+		}
+	}
 }
 
 // saveTemplate waits for urunit to be ready for orders, then stops the VM

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urunc-runtime/urunc/internal/urunit"
 	"github.com/urunc-runtime/urunc/internal/vmm"
@@ -121,5 +122,27 @@ func TestWriteColdInitrd(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("cold initrd mode %v, want 0600: it holds args and env", fi.Mode().Perm())
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	shape := t.TempDir()
+	for _, n := range []string{"build-old", "build-new", "current.drop-1", "current"} {
+		if err := os.Mkdir(filepath.Join(shape, n), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(filepath.Join(shape, "build-old"), old, old)
+	os.Chtimes(filepath.Join(shape, "current.drop-1"), old, old)
+	os.Chtimes(filepath.Join(shape, "current"), old, old)
+	removeStale(shape, time.Minute)
+	ents, _ := os.ReadDir(shape)
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if !slices.Equal(left, []string{"build-new", "current"}) {
+		t.Errorf("left %v, want the new build and the template", left)
 	}
 }
