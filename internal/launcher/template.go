@@ -117,7 +117,9 @@ func (b Boot) apply(spec *vmm.Spec, v vmm.VMM) error {
 	if spec.RunDir == "" || b.Dir == "" {
 		return errors.New("a template boot needs the run folder and the template folder")
 	}
-	spec.QMPSocket = filepath.Join(spec.RunDir, qmpSocket)
+	if spec.QMPSocket == "" { // [api] socket makes one already, which serves the supervisor too
+		spec.QMPSocket = filepath.Join(spec.RunDir, qmpSocket)
+	}
 	spec.Template = &vmm.TemplateSpec{MemoryFile: filepath.Join(b.Dir, ramFile),
 		Shared: b.Mode == BootBuild, Incoming: b.Mode == BootRestore}
 	if b.Mode == BootBuild && spec.Net != nil {
@@ -369,7 +371,7 @@ func (s *supervisor) saveTemplate(staging string, deadline time.Time, exited <-c
 	if t, _, err := agent.ReadFrame(conn, nil); err != nil || t != agent.FrameReady {
 		return fmt.Errorf("wait for urunit to be ready for orders: frame %d, %v", t, err)
 	}
-	q, err := qmp.Dial(filepath.Join(s.plan.Spec.RunDir, qmpSocket), deadline)
+	q, err := qmp.Dial(s.qmpSocket(), deadline)
 	if err != nil {
 		return err
 	}
@@ -434,11 +436,19 @@ func (s *supervisor) dialUntil(deadline time.Time, exited <-chan struct{}) (net.
 	}
 }
 
+// qmpSocket is where the VMM of a template boot serves QMP (Boot.apply).
+func (s *supervisor) qmpSocket() string {
+	if s.plan.Spec.QMPSocket != "" {
+		return s.plan.Spec.QMPSocket
+	}
+	return filepath.Join(s.plan.Spec.RunDir, qmpSocket)
+}
+
 // restore feeds the template's saved state to a clone's VMM, started
 // paused (Incoming) with the state file as its fd 3, and runs it.
 func (s *supervisor) restore() error {
 	deadline := time.Now().Add(30 * time.Second)
-	q, err := qmp.Dial(filepath.Join(s.plan.Spec.RunDir, qmpSocket), deadline)
+	q, err := qmp.Dial(s.qmpSocket(), deadline)
 	if err != nil {
 		return err
 	}

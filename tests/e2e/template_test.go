@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/urunc-runtime/urunc/internal/launcher"
+	"github.com/urunc-runtime/urunc/internal/qmp"
 )
 
 // withTemplates is e with warm starts on, in a template cache of the test's
@@ -287,4 +288,32 @@ func (r *runtime) runToEnd(b *bundle, id string) (string, launcher.BootRecord) {
 	rec := r.bootRecord(id)
 	r.ok("delete", id)
 	return out, rec
+}
+
+// With [api] socket on, the template is saved and restored over that
+// socket, which still answers the user once the clone runs.
+func TestTemplateWithAPISocket(t *testing.T) {
+	e, _ := withTemplates(t, setup(t, true), "\n[api]\nsocket = true\n")
+	r := e.runtime(t)
+	b := e.templateBundle(t, "")
+	b.spec.Process.Args[2] = strings.Replace(b.spec.Process.Args[2], "exit 0", "exec sleep 600", 1)
+	for i, built := range []bool{true, false} {
+		id := fmt.Sprintf("api%d", i)
+		out := r.detached("run", "--detach", "--bundle", b.write(), id)
+		guestSays(t, out)
+		if rec := r.bootRecord(id); rec.Mode != launcher.BootRestore || rec.Built != built {
+			t.Errorf("%s: boot %+v, want a restore (built: %v)", id, rec, built)
+		}
+		q, err := qmp.Dial(filepath.Join(r.root, ".urunc", id, "run", "api.sock"), time.Now().Add(10*time.Second))
+		if err != nil {
+			t.Fatalf("%s: API socket: %v", id, err)
+		}
+		if st, err := q.Status(); err != nil || st != "running" {
+			t.Errorf("%s: API socket says the VM is %q (%v), want running", id, st, err)
+		}
+		q.Close()
+		r.ok("kill", id, "KILL")
+		r.waitStatus(id, "stopped", 10*time.Second)
+		r.ok("delete", id)
+	}
 }
