@@ -56,6 +56,13 @@ func TestBadInputs(t *testing.T) {
 		{"unknown type", func(t *testing.T, r *runtime) []string {
 			return []string{"create", "-b", uk(t, annot("unikernelType", "windows")), "c1"}
 		}, "com.urunc.unikernel.unikernelType"},
+		{"bad template annotation", func(t *testing.T, r *runtime) []string {
+			return []string{"create", "-b", uk(t, func(b *bundle) { b.spec.Annotations["com.urunc.template"] = "maybe" }), "c1"}
+		}, "com.urunc.template"},
+		{"relative template folder", func(t *testing.T, r *runtime) []string {
+			r.e = withConfig(t, r.e, "[templates]\nenabled = true\ndir = \"templates\"\n")
+			return []string{"create", "-b", uk(t, func(b *bundle) {}), "c1"}
+		}, "templates.dir"},
 		{"partial annotations", func(t *testing.T, r *runtime) []string {
 			return []string{"create", "-b", uk(t, func(b *bundle) { delete(b.spec.Annotations, "com.urunc.unikernel.binary") }), "c1"}
 		}, "com.urunc.unikernel.binary"},
