@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/urunc-runtime/urunc/internal/agent"
+	"github.com/urunc-runtime/urunc/internal/trace"
 	"github.com/urunc-runtime/urunc/internal/urunit"
 	"github.com/urunc-runtime/urunc/internal/vmm"
 )
@@ -112,6 +113,7 @@ type supervisor struct {
 	stopSig   syscall.Signal // the last stop signal received, 0 for none
 	graceKill bool           // the VMM was killed at the end of the grace period
 	boot      Boot           // how a template plan's guest was started
+	agentConn net.Conn       // the agent channel, when restore joined it already
 	orders    urunit.Orders  // for a template plan: what urunit gets before the session
 	served    bool           // urunit answered the OpWait stream
 	grace     *time.Timer
@@ -138,16 +140,24 @@ func (s *supervisor) start(dir string) error {
 	if s.orders, err = orders(s.plan, n); err != nil {
 		return err
 	}
+	tr := trace.New(s.plan.TraceFile, s.plan.ID)
+	tr.Mark("supervisor")
 	b, rec := s.warmBoot(dir, n)
+	tr.Mark("template-ready")
 	if b.Mode == BootRestore {
 		err := s.startVMM(dir, b)
 		if err == nil {
 			if err = s.restore(); err == nil {
+				tr.Mark("restored")
 				s.writeBootRecord(rec)
 				return nil
 			}
 			_ = s.cmd.Process.Kill()
 			_ = s.cmd.Wait()
+			if s.agentConn != nil {
+				s.agentConn.Close()
+				s.agentConn = nil
+			}
 		}
 		// A template that does not restore is dropped: the next
 		// container builds a new one.
@@ -217,7 +227,12 @@ func (s *supervisor) waitVMM() {
 // vsock, until the guest does).
 func (s *supervisor) connect() {
 	for {
-		conn, err := s.dialAgent()
+		conn, err := s.agentConn, error(nil)
+		if s.agentConn != nil {
+			s.agentConn = nil // restore dialled it; a retry dials anew
+		} else {
+			conn, err = s.dialAgent()
+		}
 		if err == nil {
 			if s.serve(conn) {
 				return
@@ -278,6 +293,7 @@ func (s *supervisor) serve(conn net.Conn) bool {
 			fmt.Fprintf(os.Stderr, "urunc: agent: %v\n", err)
 			return false
 		}
+		trace.New(s.plan.TraceFile, s.plan.ID).Mark("orders-applied")
 	}
 	sess, err := agent.Client(conn)
 	if err != nil {

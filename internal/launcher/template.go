@@ -319,10 +319,12 @@ func (s *supervisor) buildTemplate(dir, shape string) error {
 		<-exited
 	}()
 	if err := s.saveTemplate(staging, deadline, exited); err != nil {
+		// A guest that failed ends its VMM at once; the channel may
+		// break a moment before the VMM is reaped.
 		select {
 		case <-exited:
 			err = guestFailed{err}
-		default:
+		case <-time.After(2 * time.Second):
 		}
 		if s := strings.TrimSpace(out.String()); s != "" {
 			err = fmt.Errorf("%w (VMM said: %s)", err, s)
@@ -466,15 +468,23 @@ func (s *supervisor) restore() error {
 			return err
 		}
 		switch st {
-		case "running":
-			return nil
 		case "inmigrate":
 			time.Sleep(2 * time.Millisecond)
 		case "paused", "postmigrate":
 			// The template was saved stopped, so its clone loads stopped.
+			// Join the agent channel before it runs: the template was
+			// saved with its builder connected, and a clone that wakes up
+			// connected too never sees the channel close, so urunit reads
+			// the orders at once instead of polling for the host.
+			conn, err := net.Dial("unix", s.plan.AgentSocket)
+			if err != nil {
+				return fmt.Errorf("connect to the agent channel: %w", err)
+			}
+			s.agentConn = conn
 			if _, err := q.Execute("cont", nil); err != nil {
 				return err
 			}
+			return nil
 		default:
 			return fmt.Errorf("restore the template: VM is %s", st)
 		}
