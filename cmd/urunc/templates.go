@@ -20,16 +20,9 @@ var templatesCommand = &cli.Command{
 			Name:  "list",
 			Usage: "list the template cache's entries, least recently used first",
 			Action: func(c *cli.Context) error {
-				if err := checkArgs(c, 0, 0); err != nil {
-					return err
-				}
-				cfg, err := loadConfig(c)
+				ents, err := templateEntries(c)
 				if err != nil {
 					return err
-				}
-				ents, err := lifecycle.ListTemplates(cfg.Templates.Dir)
-				if err != nil {
-					return fmt.Errorf("templates: %w", err)
 				}
 				w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 				fmt.Fprintln(w, "ENTRY\tBYTES\tLAST USED")
@@ -48,16 +41,9 @@ mapped. A container that starts while its entry is removed boots cold.`,
 				&cli.DurationFlag{Name: "unused-for", Usage: "remove only entries not used for this long (e.g. 24h)"},
 			},
 			Action: func(c *cli.Context) error {
-				if err := checkArgs(c, 0, 0); err != nil {
-					return err
-				}
-				cfg, err := loadConfig(c)
+				ents, err := templateEntries(c)
 				if err != nil {
 					return err
-				}
-				ents, err := lifecycle.ListTemplates(cfg.Templates.Dir)
-				if err != nil {
-					return fmt.Errorf("templates: %w", err)
 				}
 				cutoff := time.Now().Add(-c.Duration("unused-for"))
 				for _, e := range ents {
@@ -73,4 +59,20 @@ mapped. A container that starts while its entry is removed boots cold.`,
 			},
 		},
 	},
+}
+
+// templateEntries lists the cache entries of the configured [templates] dir.
+func templateEntries(c *cli.Context) ([]lifecycle.TemplateEntry, error) {
+	if err := checkArgs(c, 0, 0); err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := lifecycle.ListTemplates(cfg.Templates.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	return ents, nil
 }

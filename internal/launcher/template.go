@@ -373,15 +373,11 @@ func (s *supervisor) saveTemplate(staging string, deadline time.Time, exited <-c
 	if t, _, err := agent.ReadFrame(conn, nil); err != nil || t != agent.FrameReady {
 		return fmt.Errorf("wait for urunit to be ready for orders: frame %d, %v", t, err)
 	}
-	q, err := qmp.Dial(s.qmpSocket(), deadline)
+	q, err := s.migrationMonitor(deadline)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
-	_ = q.SetDeadline(deadline)
-	if err := q.IgnoreShared(); err != nil {
-		return err
-	}
 	if _, err := q.Execute("stop", nil); err != nil {
 		return err
 	}
@@ -438,6 +434,23 @@ func (s *supervisor) dialUntil(deadline time.Time, exited <-chan struct{}) (net.
 	}
 }
 
+// migrationMonitor connects to the VMM's QMP socket for a template's
+// save or restore, bounded by deadline: x-ignore-shared must be on at
+// both ends, so that the RAM in the template's file is neither saved nor
+// loaded.
+func (s *supervisor) migrationMonitor(deadline time.Time) (*qmp.Client, error) {
+	q, err := qmp.Dial(s.qmpSocket(), deadline)
+	if err != nil {
+		return nil, err
+	}
+	_ = q.SetDeadline(deadline)
+	if err := q.IgnoreShared(); err != nil {
+		q.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
 // qmpSocket is where the VMM of a template boot serves QMP (Boot.apply).
 func (s *supervisor) qmpSocket() string {
 	if s.plan.Spec.QMPSocket != "" {
@@ -449,16 +462,11 @@ func (s *supervisor) qmpSocket() string {
 // restore feeds the template's saved state to a clone's VMM, started
 // paused (Incoming) with the state file as its fd 3, and runs it.
 func (s *supervisor) restore() error {
-	deadline := time.Now().Add(30 * time.Second)
-	q, err := qmp.Dial(s.qmpSocket(), deadline)
+	q, err := s.migrationMonitor(time.Now().Add(30 * time.Second))
 	if err != nil {
 		return err
 	}
 	defer q.Close()
-	_ = q.SetDeadline(deadline)
-	if err := q.IgnoreShared(); err != nil {
-		return err
-	}
 	if _, err := q.Execute("migrate-incoming", map[string]string{"uri": "fd:3"}); err != nil {
 		return err
 	}
