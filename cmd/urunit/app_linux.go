@@ -96,3 +96,11 @@ func waitApp(r *reaper, done <-chan int) int {
 	r.waitEmpty(time.Now().Add(reapGrace))
 	return status
 }
+
+// setHostname gives the guest the container's host name, if it has one.
+func setHostname(name string) error {
+	if name == "" {
+		return nil
+	}
+	return unix.Sethostname([]byte(name))
+}

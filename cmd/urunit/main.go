@@ -78,6 +78,9 @@ func runApp(modErr error, reap *reaper, signals *appSignals, ag *agentServer) in
 // runConfig runs the application cfg describes, once the network is set
 // up, and returns its exit status.
 func runConfig(cfg urunit.Config, reap *reaper, signals *appSignals, ag *agentServer) int {
+	if err := setHostname(cfg.Hostname); err != nil {
+		fail("set host name (the application runs with the kernel's)", err, 0)
+	}
 	if err := setupShares(cfg); err != nil {
 		return fail("mount shared folders", err, statusFailure)
 	}

@@ -136,11 +136,6 @@ func applyOrders(o urunit.Orders) (urunit.Config, error) {
 	if err := reseed(o.Seed); err != nil {
 		return urunit.Config{}, err
 	}
-	if o.Hostname != "" {
-		if err := unix.Sethostname([]byte(o.Hostname)); err != nil {
-			return urunit.Config{}, fmt.Errorf("set host name: %w", err)
-		}
-	}
 	var mac net.HardwareAddr
 	if o.MAC != "" {
 		if mac, err = net.ParseMAC(o.MAC); err != nil {

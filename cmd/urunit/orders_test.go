@@ -28,7 +28,7 @@ func portPair(t *testing.T) (guest, host *os.File) {
 // come later are read whole, across frames.
 func TestAwaitOrders(t *testing.T) {
 	g, h := portPair(t)
-	want := urunit.Orders{Config: urunit.Config{Args: []string{"/app", strings.Repeat("x", 3*agent.MaxPayload)}}, Hostname: "h"}
+	want := urunit.Orders{Config: urunit.Config{Args: []string{"/app", strings.Repeat("x", 3*agent.MaxPayload)}}, MAC: "02:00:00:00:00:09"}
 	go func() {
 		agent.WriteFrame(h, agent.FrameHello, nil)
 		if typ, _, err := agent.ReadFrame(h, nil); err != nil || typ != agent.FrameReady {
@@ -40,8 +40,8 @@ func TestAwaitOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if conn == nil || got.Hostname != "h" || len(got.Config.Args) != 2 || got.Config.Args[1] != want.Config.Args[1] {
-		t.Errorf("orders: host %q, %d args", got.Hostname, len(got.Config.Args))
+	if conn == nil || got.MAC != want.MAC || len(got.Config.Args) != 2 || got.Config.Args[1] != want.Config.Args[1] {
+		t.Errorf("orders: MAC %q, %d args", got.MAC, len(got.Config.Args))
 	}
 }
 

@@ -29,14 +29,16 @@ var ErrNotSupported = errors.New("not supported")
 
 // Spec is the container's request, as far as the guest needs to know it.
 type Spec struct {
-	Args    []string // process.args of the container
-	Env     []string // process.env, KEY=VALUE
-	Cwd     string
-	UID     uint32
-	GID     uint32
-	Cmdline string // com.urunc.unikernel.cmdline, if the image set one
-	Version string // com.urunc.unikernel.unikernelVersion
-	Net     *Net   `json:",omitempty"` // the container's network; nil for none
+	Args []string // process.args of the container
+	Env  []string // process.env, KEY=VALUE
+	Cwd  string
+	UID  uint32
+	GID  uint32
+	// Hostname is the container's (spec hostname), "" for none.
+	Hostname string `json:",omitempty"`
+	Cmdline  string // com.urunc.unikernel.cmdline, if the image set one
+	Version  string // com.urunc.unikernel.unikernelVersion
+	Net      *Net   `json:",omitempty"` // the container's network; nil for none
 	// RootShare, when set, is the 9p tag of the application's root
 	// filesystem; Mounts are the container's volumes shared over 9p.
 	RootShare string  `json:",omitempty"`

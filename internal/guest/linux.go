@@ -132,6 +132,7 @@ func LinuxInit(s Spec) (urunit.Config, error) {
 		Args:       slices.Clone(s.Args),
 		Env:        slices.Clone(s.Env),
 		Cwd:        s.Cwd,
+		Hostname:   s.Hostname,
 		UID:        s.UID,
 		GID:        s.GID,
 		RootTag:    s.RootShare,

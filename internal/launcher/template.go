@@ -47,8 +47,6 @@ type Template struct {
 	// BuildTimeout bounds, in seconds, the template's boot up to urunit's
 	// wait for orders.
 	BuildTimeout int `json:"buildTimeout"`
-	// Hostname is the container's (spec hostname), "" to leave the guest's.
-	Hostname string `json:"hostname,omitempty"`
 }
 
 // BootMode is how a template plan's guest starts; "" is the plain boot of
@@ -167,9 +165,6 @@ func orders(p Plan, n *Network) (urunit.Orders, error) {
 		return urunit.Orders{}, err
 	}
 	o := urunit.Orders{Config: cfg, TimeNs: time.Now().UnixNano(), Seed: make([]byte, 64)}
-	if p.Template != nil {
-		o.Hostname = p.Template.Hostname
-	}
 	if _, err := rand.Read(o.Seed); err != nil {
 		return urunit.Orders{}, fmt.Errorf("random seed: %w", err)
 	}

@@ -82,13 +82,13 @@ func TestBootSpec(t *testing.T) {
 // fresh seed each time.
 func TestOrders(t *testing.T) {
 	p := linuxPlan(vmm.QEMU, vmm.FormatBzImage)
-	p.Template = &Template{Hostname: "web-1"}
+	p.GuestSpec.Hostname = "web-1"
 	o1, err := orders(p, testNet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o2, _ := orders(p, testNet)
-	if o1.Config.Args[0] != "/app" || o1.MAC != testNet.MAC || o1.Hostname != "web-1" ||
+	if o1.Config.Args[0] != "/app" || o1.MAC != testNet.MAC || o1.Config.Hostname != "web-1" ||
 		!strings.Contains(o1.Net, "ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off") || o1.TimeNs == 0 {
 		t.Errorf("orders = %+v", o1)
 	}

@@ -104,7 +104,7 @@ func (r *Runtime) planTemplate(vs *vmSetup, s *specs.Spec) error {
 	}
 	vs.template = entry
 	vs.plan.Template = &launcher.Template{Dir: planner.MonitorTemplate,
-		BuildTimeout: r.Config.Templates.BuildTimeoutSeconds, Hostname: s.Hostname}
+		BuildTimeout: r.Config.Templates.BuildTimeoutSeconds}
 	return nil
 }
 

@@ -317,14 +317,15 @@ func guestSpec(meta *unikernel.Config, s *specs.Spec) guest.Spec {
 		block = &guest.Block{MountPoint: meta.BlkMntPoint}
 	}
 	return guest.Spec{
-		Block:   block,
-		Args:    s.Process.Args,
-		Env:     s.Process.Env,
-		Cwd:     s.Process.Cwd,
-		UID:     s.Process.User.UID,
-		GID:     s.Process.User.GID,
-		Cmdline: meta.Cmdline,
-		Version: meta.Version,
-		Initrd:  meta.InitrdPath != "",
+		Block:    block,
+		Args:     s.Process.Args,
+		Env:      s.Process.Env,
+		Cwd:      s.Process.Cwd,
+		Hostname: s.Hostname,
+		UID:      s.Process.User.UID,
+		GID:      s.Process.User.GID,
+		Cmdline:  meta.Cmdline,
+		Version:  meta.Version,
+		Initrd:   meta.InitrdPath != "",
 	}
 }

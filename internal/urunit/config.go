@@ -34,6 +34,8 @@ type Config struct {
 	Cwd  string   `json:"cwd,omitempty"`
 	UID  uint32   `json:"uid"`
 	GID  uint32   `json:"gid"`
+	// Hostname, when set, is the guest's host name (the spec's).
+	Hostname string `json:"hostname,omitempty"`
 	// RootTag, when set, is the 9p mount tag of the application's root
 	// filesystem: urunit mounts it and makes it the root before starting
 	// the application. Empty keeps the initramfs as the root.

@@ -21,8 +21,6 @@ type Orders struct {
 	// NIC comes back with the template's).
 	Net string `json:"net,omitempty"`
 	MAC string `json:"mac,omitempty"`
-	// Hostname is the guest's host name, "" to leave it.
-	Hostname string `json:"hostname,omitempty"`
 	// TimeNs is the host's wall clock (Unix nanoseconds) when it sent the
 	// orders: a clone's clock resumes at the template's.
 	TimeNs int64 `json:"timeNs"`

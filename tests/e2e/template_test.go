@@ -218,8 +218,10 @@ func TestTemplateStaleFallback(t *testing.T) {
 	check := func(id string, wantBuilt bool, wantMode launcher.BootMode) {
 		t.Helper()
 		out, rec := r.runToEnd(b, id)
-		if got := guestSays(t, out); got[0] != "first" {
-			t.Errorf("%s: guest says %v", id, got)
+		// Cold or warm, the guest has the container's args, env and
+		// host name.
+		if got := guestSays(t, out); got[0] != "first" || got[1] != "one" || got[2] != "one" {
+			t.Errorf("%s: guest says %v, want arg first, who one, host one", id, got)
 		}
 		if rec.Mode != wantMode || (wantMode == launcher.BootRestore && rec.Built != wantBuilt) {
 			t.Errorf("%s: boot %+v, want mode %s built %v", id, rec, wantMode, wantBuilt)
