@@ -44,21 +44,51 @@ func Discover(name string) (*Interface, error) {
 	if name != "" {
 		return discoverNamed(links, routes, name)
 	}
-	var best *Interface
+	var cands []linkAddrs
 	for _, l := range links {
-		a := l.Attrs()
-		if a.Flags&net.FlagLoopback != 0 || strings.HasPrefix(a.Name, TapPrefix) {
+		// Only candidates are asked for their addresses, as pick would
+		// skip the others anyway.
+		if !candidate(l.Attrs()) {
 			continue
 		}
-		ifc, err := describe(l, routes)
+		addrs, err := listAddrs(l)
 		if err != nil {
 			return nil, err
 		}
+		cands = append(cands, linkAddrs{Attrs: l.Attrs(), Addrs: addrs})
+	}
+	return pick(cands, routes), nil
+}
+
+// linkAddrs is a link as discovery sees it: its attributes and the
+// addresses the kernel listed for it.
+type linkAddrs struct {
+	Attrs *netlink.LinkAttrs
+	Addrs []netlink.Addr
+}
+
+// pick is the decision of Discover without a name, apart from netlink so
+// that it can be tested and fuzzed: links are in index order, routes are
+// the default routes. It returns nil when no link is a candidate with an
+// address.
+func pick(links []linkAddrs, routes []netlink.Route) *Interface {
+	var best *Interface
+	for _, l := range links {
+		if !candidate(l.Attrs) {
+			continue
+		}
+		ifc := describe(l.Attrs, l.Addrs, routes)
 		if ifc != nil && (best == nil || rank(ifc) > rank(best)) {
 			best = ifc
 		}
 	}
-	return best, nil
+	return best
+}
+
+// candidate reports whether a link may be the container interface: neither
+// loopback nor a tap of urunc's.
+func candidate(a *netlink.LinkAttrs) bool {
+	return a.Flags&net.FlagLoopback == 0 && !strings.HasPrefix(a.Name, TapPrefix)
 }
 
 // rank orders the candidate interfaces of Discover: IPv4 default route first,
@@ -82,30 +112,36 @@ func discoverNamed(links []netlink.Link, routes []netlink.Route, name string) (*
 		if l.Attrs().Name != name {
 			continue
 		}
-		ifc, err := describe(l, routes)
-		if err == nil && ifc == nil {
-			err = ErrNoAddress
-		}
+		addrs, err := listAddrs(l)
 		if err != nil {
 			return nil, fmt.Errorf("discover %q: %w", name, err)
+		}
+		ifc := describe(l.Attrs(), addrs, routes)
+		if ifc == nil {
+			return nil, fmt.Errorf("discover %q: %w", name, ErrNoAddress)
 		}
 		return ifc, nil
 	}
 	return nil, fmt.Errorf("discover %q: %w", name, ErrLinkNotFound)
 }
 
-// describe returns the Interface for l, or nil when l has neither an IPv4
-// nor a global IPv6 address.
-func describe(l netlink.Link, routes []netlink.Route) (*Interface, error) {
-	a := l.Attrs()
+// listAddrs returns the IPv4 and IPv6 addresses of l.
+func listAddrs(l netlink.Link) ([]netlink.Addr, error) {
 	var addrs []netlink.Addr
 	err := retryDump(func() (err error) {
 		addrs, err = netlink.AddrList(l, netlink.FAMILY_ALL)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list addresses of %q: %w", a.Name, err)
+		return nil, fmt.Errorf("list addresses of %q: %w", l.Attrs().Name, err)
 	}
+	return addrs, nil
+}
+
+// describe returns the Interface for the link with attributes a and
+// addresses addrs, or nil when it has neither an IPv4 nor a global IPv6
+// address.
+func describe(a *netlink.LinkAttrs, addrs []netlink.Addr, routes []netlink.Route) *Interface {
 	ifc := &Interface{
 		Name: a.Name,
 		MAC:  append(net.HardwareAddr(nil), a.HardwareAddr...),
@@ -132,7 +168,7 @@ func describe(l netlink.Link, routes []netlink.Route) (*Interface, error) {
 		ifc.PrefixLen6, _ = v6.Mask.Size()
 	}
 	if ifc.IP == nil && ifc.IP6 == nil {
-		return nil, nil
+		return nil
 	}
 	for _, r := range routes {
 		if r.LinkIndex != a.Index || r.Gw == nil {
@@ -146,7 +182,7 @@ func describe(l netlink.Link, routes []netlink.Route) (*Interface, error) {
 			ifc.Gateway6 = r.Gw.To16()
 		}
 	}
-	return ifc, nil
+	return ifc
 }
 
 // unpreferred6 are the flags of an IPv6 address that another one without
