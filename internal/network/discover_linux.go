@@ -153,7 +153,10 @@ func describe(a *netlink.LinkAttrs, addrs []netlink.Addr, routes []netlink.Route
 			continue
 		}
 		if ip4 := ad.IP.To4(); ip4 != nil {
-			if ifc.IP == nil {
+			// The mask tells the family: an IPv4-mapped IPv6 address
+			// (::ffff:a.b.c.d/96) is no IPv4 address, and its prefix
+			// length counts 128 bits.
+			if ifc.IP == nil && len(ad.Mask) == net.IPv4len {
 				ifc.IP = ip4
 				ifc.PrefixLen, _ = ad.Mask.Size()
 			}

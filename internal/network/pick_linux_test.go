@@ -14,7 +14,7 @@ func addr(cidr string, flags int) netlink.Addr {
 	if err != nil {
 		panic(err)
 	}
-	if ip4 := ip.To4(); ip4 != nil {
+	if ip4 := ip.To4(); ip4 != nil && len(n.Mask) == net.IPv4len {
 		ip = ip4
 	}
 	return netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: n.Mask}, Flags: flags}
@@ -71,6 +71,11 @@ func TestPick(t *testing.T) {
 		{
 			name:  "failed duplicate address detection is never taken",
 			links: []linkAddrs{link(2, "eth0", 0, addr("fd00::3/64", unix.IFA_F_DADFAILED))},
+		},
+		{
+			name:  "an IPv4-mapped IPv6 address is no IPv4 address",
+			links: []linkAddrs{link(2, "eth0", 0, addr("::ffff:10.1.2.3/96", 0)), link(3, "eth1", 0, addr("10.0.0.2/24", 0))},
+			want:  "eth1",
 		},
 		{
 			name:  "an address without IPNet is skipped",
