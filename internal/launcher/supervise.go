@@ -34,6 +34,9 @@ const (
 	statusKilled     = 128 + int(unix.SIGKILL)
 )
 
+// errStatusRange: urunit reported an exit status no shell has.
+var errStatusRange = errors.New("exit status out of range 0..255")
+
 // Timing of the supervisor's dealings with the VMM and the guest.
 const (
 	connectPoll = 20 * time.Millisecond
@@ -304,12 +307,8 @@ func (s *supervisor) serve(conn net.Conn) bool {
 	if err == nil {
 		err = agent.WriteJSON(st, agent.FrameRequest, agent.Request{Version: agent.Version, Op: agent.OpWait})
 	}
-	var reply agent.Reply
 	if err == nil {
-		err = agent.ReadJSON(st, agent.FrameReply, &reply)
-	}
-	if err == nil && reply.Error != "" {
-		err = errors.New(reply.Error)
+		err = waitReply(st)
 	}
 	if err != nil {
 		sess.Close()
@@ -331,16 +330,15 @@ func (s *supervisor) serve(conn net.Conn) bool {
 // urunit that the host has the status. The VMM is given exitLinger to
 // stop after that.
 func (s *supervisor) awaitExit(st net.Conn) {
-	var e agent.Exit
-	err := agent.ReadJSON(st, agent.FrameExit, &e)
-	if err != nil || e.Status < 0 || e.Status > 255 {
+	status, err := readExit(st)
+	if err != nil {
 		st.Close()
 		return // no status: status() falls back to the VMM's
 	}
 	// Recorded before the stream closes: the close tells urunit to end
 	// the VM, and the VMM's exit must find the status here.
 	s.mu.Lock()
-	s.report = e.Status
+	s.report = status
 	if s.grace != nil {
 		s.grace.Stop() // the application has stopped: nothing to kill it for
 	}
@@ -351,6 +349,32 @@ func (s *supervisor) awaitExit(st net.Conn) {
 	case <-time.After(exitLinger):
 		_ = s.cmd.Process.Kill()
 	}
+}
+
+// waitReply reads urunit's answer to the OpWait request: a FrameReply
+// without an Error. Whatever the guest sent, at most one frame is read.
+func waitReply(r io.Reader) error {
+	var reply agent.Reply
+	if err := agent.ReadJSON(r, agent.FrameReply, &reply); err != nil {
+		return err // unwrapped: serve keeps quiet about io.EOF
+	}
+	if reply.Error != "" {
+		return errors.New(reply.Error)
+	}
+	return nil
+}
+
+// readExit reads urunit's FrameExit: the application's status, which a
+// shell's must be (0..255) for the container to exit with it.
+func readExit(r io.Reader) (int, error) {
+	var e agent.Exit
+	if err := agent.ReadJSON(r, agent.FrameExit, &e); err != nil {
+		return 0, fmt.Errorf("read the exit status: %w", err)
+	}
+	if e.Status < 0 || e.Status > 255 {
+		return 0, fmt.Errorf("read the exit status: %w: %d", errStatusRange, e.Status)
+	}
+	return e.Status, nil
 }
 
 // forward passes sig to the application once urunit serves the session; a

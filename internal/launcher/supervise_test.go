@@ -2,11 +2,15 @@ package launcher
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
+	"io"
 	"net"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/urunc-runtime/urunc/internal/agent"
 	"github.com/urunc-runtime/urunc/internal/vmm"
 )
 
@@ -83,6 +87,35 @@ func TestVsockConnect(t *testing.T) {
 			}
 			if l := <-got; l != "CONNECT 1024\n" {
 				t.Errorf("VMM read %q, want CONNECT 1024", l)
+			}
+		})
+	}
+}
+
+// urunit's FrameExit is the guest's word: only a shell's status is taken.
+func TestReadExit(t *testing.T) {
+	cases := []struct {
+		name  string
+		data  []byte
+		want  int
+		isErr error // nil: any error will do when ok is false
+		ok    bool
+	}{
+		{"status 0", frame(agent.FrameExit, `{"status":0}`), 0, nil, true},
+		{"status 255", frame(agent.FrameExit, `{"status":255}`), 255, nil, true},
+		{"status 256", frame(agent.FrameExit, `{"status":256}`), 0, errStatusRange, false},
+		{"negative status", frame(agent.FrameExit, `{"status":-1}`), 0, errStatusRange, false},
+		{"another frame", frame(agent.FrameReply, `{"status":0}`), 0, agent.ErrUnexpected, false},
+		{"length over MaxPayload", []byte{byte(agent.FrameExit), 0xff, 0xff, 0xff, 0xff}, 0, agent.ErrFrameTooLarge, false},
+		{"cut payload", frame(agent.FrameExit, `{"status":0}`)[:9], 0, io.ErrUnexpectedEOF, false},
+		{"not JSON", frame(agent.FrameExit, `status 0`), 0, nil, false},
+		{"nothing", nil, 0, io.EOF, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readExit(bytes.NewReader(tc.data))
+			if (err == nil) != tc.ok || got != tc.want || (tc.isErr != nil && !errors.Is(err, tc.isErr)) {
+				t.Errorf("readExit = %d, %v; want %d, ok=%v, error %v", got, err, tc.want, tc.ok, tc.isErr)
 			}
 		})
 	}

@@ -181,7 +181,7 @@ func orders(p Plan, n *Network) (urunit.Orders, error) {
 
 // sendOrders gives urunit its orders on conn and waits for its answer:
 // after a template's restore or an orders-mode boot, before the session.
-func sendOrders(conn net.Conn, o urunit.Orders) error {
+func sendOrders(conn io.ReadWriter, o urunit.Orders) error {
 	if err := agent.WriteOrders(conn, o); err != nil {
 		return fmt.Errorf("send orders: %w", err)
 	}
