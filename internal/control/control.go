@@ -7,7 +7,6 @@ package control
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -44,7 +43,7 @@ func request(conn net.Conn, q agent.Request) error {
 	}
 	var r agent.Reply
 	if err := agent.ReadJSON(conn, agent.FrameReply, &r); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if gone(err) {
 			return ErrNoGuest
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {

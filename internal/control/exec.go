@@ -62,7 +62,7 @@ func readOutput(conn net.Conn, stdout, stderr io.Writer) (int, error) {
 	for {
 		t, payload, err := agent.ReadFrame(conn, buf)
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if gone(err) {
 				return -1, fmt.Errorf("exec: %w", ErrNoGuest)
 			}
 			return -1, fmt.Errorf("exec: %w", err)
