@@ -90,7 +90,7 @@ func TestAgentBootReconnect(t *testing.T) {
 func TestAgentBootExec(t *testing.T) {
 	bootPrerequisites(t)
 	if busyboxFiles(t) == nil {
-		t.Skip("no static busybox on the host to run in the guest")
+		t.Skip("busybox not installed as a static binary (package busybox-static, `make deps`): nothing to exec in the guest")
 	}
 	vm, host, _ := bootWaiting(t)
 
