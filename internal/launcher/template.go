@@ -294,12 +294,18 @@ func (s *supervisor) buildTemplate(dir, shape string) error {
 		return err
 	}
 	timeout := time.Duration(s.plan.Template.BuildTimeout) * time.Second
-	removeStale(shape, 2*timeout+time.Minute)
 	staging, err := os.MkdirTemp(shape, "build-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(staging) // gone by rename when it worked
+	// Held while building, so that SweepBuilds leaves this build alone
+	// and takes it once this supervisor is gone.
+	unlock, err := lockDir(staging, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	deadline := time.Now().Add(timeout)
 	cmd := vmmCommand(dir, Boot{Mode: BootBuild, Dir: staging})
 	var out boundedBuffer // the template's boot is no container's output
@@ -338,18 +344,49 @@ func (s *supervisor) buildTemplate(dir, shape string) error {
 	return err
 }
 
-// removeStale removes the builds and dropped templates in shape older
-// than age: left by a supervisor killed while it built or dropped one.
-func removeStale(shape string, age time.Duration) {
-	ents, _ := os.ReadDir(shape)
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "build-") && !strings.Contains(e.Name(), ".drop-") {
+// SweepBuilds removes, in every shape of the cache entry, the builds no
+// supervisor holds any more (each holds a lock on its build folder while
+// it builds; the lock goes with the process, however it ends) and the
+// templates dropped by one killed before it removed them.
+func SweepBuilds(entry string) {
+	shapes, _ := os.ReadDir(entry)
+	for _, sh := range shapes {
+		if !sh.IsDir() {
 			continue
 		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > age {
-			os.RemoveAll(filepath.Join(shape, e.Name()))
+		dir := filepath.Join(entry, sh.Name())
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			switch {
+			case strings.Contains(e.Name(), ".drop-"):
+				os.RemoveAll(p)
+			case strings.HasPrefix(e.Name(), "build-"):
+				if unlock, err := lockDir(p, false); err == nil {
+					os.RemoveAll(p)
+					unlock()
+				}
+			}
 		}
 	}
+}
+
+// lockDir takes an exclusive lock on folder dir (waiting for it when wait),
+// and returns its release.
+func lockDir(dir string, wait bool) (func(), error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	how := unix.LOCK_EX
+	if !wait {
+		how |= unix.LOCK_NB
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
 
 // saveTemplate waits for urunit to be ready for orders, then stops the VM

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/urunc-runtime/urunc/internal/urunit"
 	"github.com/urunc-runtime/urunc/internal/vmm"
@@ -125,24 +124,28 @@ func TestWriteColdInitrd(t *testing.T) {
 	}
 }
 
-func TestRemoveStale(t *testing.T) {
-	shape := t.TempDir()
-	for _, n := range []string{"build-old", "build-new", "current.drop-1", "current"} {
-		if err := os.Mkdir(filepath.Join(shape, n), 0o700); err != nil {
+// A build whose supervisor is gone is swept, one still held is not; a
+// dropped template always is, and the template itself never.
+func TestSweepBuilds(t *testing.T) {
+	entry := t.TempDir()
+	shape := filepath.Join(entry, "shape1")
+	for _, n := range []string{"build-held", "build-dead", "current.drop-1", "current"} {
+		if err := os.MkdirAll(filepath.Join(shape, n), 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	old := time.Now().Add(-time.Hour)
-	os.Chtimes(filepath.Join(shape, "build-old"), old, old)
-	os.Chtimes(filepath.Join(shape, "current.drop-1"), old, old)
-	os.Chtimes(filepath.Join(shape, "current"), old, old)
-	removeStale(shape, time.Minute)
+	unlock, err := lockDir(filepath.Join(shape, "build-held"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	SweepBuilds(entry)
 	ents, _ := os.ReadDir(shape)
 	var left []string
 	for _, e := range ents {
 		left = append(left, e.Name())
 	}
-	if !slices.Equal(left, []string{"build-new", "current"}) {
-		t.Errorf("left %v, want the new build and the template", left)
+	if !slices.Equal(left, []string{"build-held", "current"}) {
+		t.Errorf("left %v, want the held build and the template", left)
 	}
 }

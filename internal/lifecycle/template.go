@@ -97,6 +97,8 @@ func (r *Runtime) planTemplate(vs *vmSetup, s *specs.Spec) error {
 	if err := os.Chown(entry, int(vs.plan.GuestSpec.UID), int(vs.plan.GuestSpec.GID)); err != nil {
 		return fmt.Errorf("template cache: %w", err)
 	}
+	// A supervisor killed while it built left its build behind.
+	launcher.SweepBuilds(entry)
 	now := time.Now()
 	_ = os.Chtimes(entry, now, now)
 	if err := evictTemplates(root, r.Config.Templates.MaxBytes, entry); err != nil {
