@@ -164,7 +164,7 @@ func orders(p Plan, n *Network) (urunit.Orders, error) {
 	if err != nil {
 		return urunit.Orders{}, err
 	}
-	o := urunit.Orders{Config: cfg, TimeNs: time.Now().UnixNano(), Seed: make([]byte, 64)}
+	o := urunit.Orders{Config: cfg, Seed: make([]byte, 64)}
 	if _, err := rand.Read(o.Seed); err != nil {
 		return urunit.Orders{}, fmt.Errorf("random seed: %w", err)
 	}
@@ -182,6 +182,9 @@ func orders(p Plan, n *Network) (urunit.Orders, error) {
 // sendOrders gives urunit its orders on conn and waits for its answer:
 // after a template's restore or an orders-mode boot, before the session.
 func sendOrders(conn io.ReadWriter, o urunit.Orders) error {
+	// The clock as it is now: a template may have been built since the
+	// orders were made.
+	o.TimeNs = time.Now().UnixNano()
 	if err := agent.WriteOrders(conn, o); err != nil {
 		return fmt.Errorf("send orders: %w", err)
 	}

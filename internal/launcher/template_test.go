@@ -2,12 +2,15 @@ package launcher
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/urunc-runtime/urunc/internal/agent"
 	"github.com/urunc-runtime/urunc/internal/urunit"
 	"github.com/urunc-runtime/urunc/internal/vmm"
 )
@@ -88,7 +91,7 @@ func TestOrders(t *testing.T) {
 	}
 	o2, _ := orders(p, testNet)
 	if o1.Config.Args[0] != "/app" || o1.MAC != testNet.MAC || o1.Config.Hostname != "web-1" ||
-		!strings.Contains(o1.Net, "ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off") || o1.TimeNs == 0 {
+		!strings.Contains(o1.Net, "ip=10.4.0.5::10.4.0.1:255.255.255.0::eth0:off") {
 		t.Errorf("orders = %+v", o1)
 	}
 	if len(o1.Seed) < 32 || len(o1.Seed) > urunit.MaxSeed || bytes.Equal(o1.Seed, o2.Seed) {
@@ -147,5 +150,37 @@ func TestSweepBuilds(t *testing.T) {
 	}
 	if !slices.Equal(left, []string{"build-held", "current"}) {
 		t.Errorf("left %v, want the held build and the template", left)
+	}
+}
+
+// The clock in the orders is the one when they are sent, however long
+// ago they were made (a template build may come between).
+func TestSendOrdersStampsTheClock(t *testing.T) {
+	host, guest := net.Pipe()
+	defer host.Close()
+	got := make(chan urunit.Orders, 1)
+	go func() {
+		defer guest.Close()
+		var rd agent.OrdersReader
+		for {
+			_, p, err := agent.ReadFrame(guest, nil)
+			if err != nil {
+				return
+			}
+			if done, _ := rd.Add(p); done {
+				var o urunit.Orders
+				rd.Decode(&o)
+				got <- o
+				agent.WriteJSON(guest, agent.FrameStarted, agent.Reply{Version: agent.Version})
+				return
+			}
+		}
+	}()
+	made := urunit.Orders{Config: urunit.Config{Args: []string{"/app"}}, TimeNs: time.Now().Add(-time.Hour).UnixNano()}
+	if err := sendOrders(host, made); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(time.Unix(0, (<-got).TimeNs)); d < 0 || d > 5*time.Second {
+		t.Errorf("orders carry a clock %v old, want the time they were sent", d)
 	}
 }
