@@ -365,9 +365,12 @@ func SweepBuilds(entry string) {
 			case strings.Contains(e.Name(), ".drop-"):
 				os.RemoveAll(p)
 			case strings.HasPrefix(e.Name(), "build-"):
-				if unlock, err := lockDir(p, false); err == nil {
+				unlock, err := lockDir(p, false)
+				if err == nil {
 					os.RemoveAll(p)
 					unlock()
+				} else if !e.IsDir() {
+					os.Remove(p) // no build made that: a link, a FIFO
 				}
 			}
 		}
@@ -375,21 +378,23 @@ func SweepBuilds(entry string) {
 }
 
 // lockDir takes an exclusive lock on folder dir (waiting for it when wait),
-// and returns its release.
+// and returns its release. The entry is writable by the containers that
+// use it, so dir is opened only if it is a folder itself: never a link
+// to follow, nor a FIFO that would block the host's create.
 func lockDir(dir string, wait bool) (func(), error) {
-	f, err := os.Open(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	how := unix.LOCK_EX
 	if !wait {
 		how |= unix.LOCK_NB
 	}
-	if err := unix.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
+	if err := unix.Flock(fd, how); err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
-	return func() { f.Close() }, nil
+	return func() { unix.Close(fd) }, nil
 }
 
 // saveTemplate waits for urunit to be ready for orders, then stops the VM

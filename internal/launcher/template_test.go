@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/urunc-runtime/urunc/internal/agent"
 	"github.com/urunc-runtime/urunc/internal/urunit"
 	"github.com/urunc-runtime/urunc/internal/vmm"
@@ -137,6 +139,15 @@ func TestSweepBuilds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// What a container could plant there: a FIFO (opening it would block
+	// create) and a link to a folder outside.
+	if err := unix.Mkfifo(filepath.Join(shape, "build-fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(shape, "build-link")); err != nil {
+		t.Fatal(err)
+	}
 	unlock, err := lockDir(filepath.Join(shape, "build-held"), true)
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +161,9 @@ func TestSweepBuilds(t *testing.T) {
 	}
 	if !slices.Equal(left, []string{"build-held", "current"}) {
 		t.Errorf("left %v, want the held build and the template", left)
+	}
+	if _, err := os.Stat(outside); err != nil {
+		t.Errorf("the folder a link pointed at is gone: %v", err)
 	}
 }
 
