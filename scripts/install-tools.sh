@@ -82,12 +82,14 @@ only=("${@:2}")
 for t in "${only[@]}"; do
 	[ -f "$repo/tools/$t/go.mod" ] || die "no tool $t (tools/$t/go.mod)"
 done
-# want <tool> is true when the command line names it, or names none.
+# want <tool> is true when the command line names it, or names none; the
+# cluster tools (kubernetes, etcd: ~20 minutes to build cold) only when named,
+# by `make k8s-tools`.
 want() {
-	[ ${#only[@]} -eq 0 ] && return 0
 	local t
 	for t in "${only[@]}"; do [ "$t" = "$1" ] && return 0; done
-	return 1
+	case $1 in kubernetes | etcd) return 1 ;; esac
+	[ ${#only[@]} -eq 0 ]
 }
 
 command -v "$go" >/dev/null || die "Go is required (/usr/local/go/bin on PATH)"
@@ -137,6 +139,23 @@ if want runtime-tools; then
 	mkdir -p "$dest/runtime-tools"
 	mapfile -t rtpkgs < <(cd "$repo/tools/runtime-tools" && "$go" list tool)
 	dest=$dest/runtime-tools CGO_ENABLED=0 build runtime-tools "" "" "${rtpkgs[@]}"
+fi
+
+# The Kubernetes components and etcd for the single-node cluster of
+# tests/k8s (make k8s-e2e, docs/kubernetes.md). Without the version stamp
+# they report v0.0.0, which kubectl and the kubelet's checks dislike.
+if want kubernetes; then
+	apt_install conntrack iptables containernetworking-plugins
+	k8s=$(module_version kubernetes k8s.io/kubernetes)
+	minor=${k8s#v1.}
+	minor=${minor%%.*}
+	build kubernetes "" "-X k8s.io/component-base/version.gitVersion=$k8s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean" \
+		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy \
+		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl
+fi
+if want etcd; then
+	build etcd "" "" ./cmd/etcd
 fi
 
 if [ ${#only[@]} -eq 0 ]; then

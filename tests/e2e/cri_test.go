@@ -33,23 +33,6 @@ const (
 // criTools are the cri-tools binaries scripts/install-tools.sh builds.
 var criTools = []string{"crictl", "critest"}
 
-// criPauseSource is the pod sandbox's process: it sleeps until SIGTERM or
-// SIGINT, as registry.k8s.io/pause does.
-const criPauseSource = `package main
-
-import (
-	"os"
-	"os/signal"
-	"syscall"
-)
-
-func main() {
-	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
-	<-c
-}
-`
-
 // criDaemon is a private containerd driven through its CRI plugin.
 type criDaemon struct {
 	*ctrdDaemon
@@ -73,7 +56,9 @@ func criStart(t *testing.T) *criDaemon {
 			t.Skipf("%s not found in %s: run scripts/install-tools.sh (or set URUNC_TOOLS)", b, tools)
 		}
 	}
-	pause := criBuildPause(t)
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not on PATH: needed to build the pause image")
+	}
 	d := &criDaemon{ctrdDaemon: ctrdStart(t)}
 	d.logs = filepath.Join(d.dir, "pods")
 	d.config = filepath.Join(d.dir, "crictl.yaml")
@@ -83,47 +68,11 @@ func criStart(t *testing.T) *criDaemon {
 		t.Fatal(err)
 	}
 	archive := filepath.Join(t.TempDir(), "pause.tar")
-	layer, err := criPauseLayer(pause)
-	if err == nil {
-		err = images.Write(archive, criPauseImage, pack.FormatOCI, [][]byte{layer}, v1.Config{Entrypoint: []string{"/pause"}})
-	}
-	if err != nil {
+	if err := images.WritePause(archive, criPauseImage, pack.FormatOCI, t.TempDir()); err != nil {
 		t.Fatalf("build pause image: %v", err)
 	}
 	d.importImage(archive)
 	return d
-}
-
-// criBuildPause compiles criPauseSource into a static binary.
-func criBuildPause(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go not on PATH: needed to build the pause image")
-	}
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "main.go"), criPauseSource)
-	writeFile(t, filepath.Join(dir, "go.mod"), "module pause\n\ngo 1.21\n")
-	c := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-s -w", "-o", "pause", ".")
-	c.Dir = dir
-	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	if out, err := c.CombinedOutput(); err != nil {
-		t.Fatalf("build pause: %v\n%s", err, out)
-	}
-	return filepath.Join(dir, "pause")
-}
-
-// criPauseLayer is a rootfs holding only /pause and the mount points.
-func criPauseLayer(pause string) ([]byte, error) {
-	bin, err := os.ReadFile(pause)
-	if err != nil {
-		return nil, err
-	}
-	files := []images.File{{Name: "pause", Mode: 0o755, Data: bin}}
-	for _, dir := range []string{"dev/", "etc/", "proc/", "sys/"} {
-		files = append(files, images.File{Name: dir, Dir: true, Mode: 0o755})
-	}
-	return images.Tar(files)
 }
 
 // criPgrep stands in for the pgrep applet, which Debian's busybox-static

@@ -189,13 +189,18 @@ func (h hostIPv4) uses(subnet *net.IPNet) bool {
 // freeSubnet picks a 10.4.X.0/24 the host does not use, starting at a
 // place given by seed so that daemons of different folders spread out.
 func freeSubnet(h hostIPv4, seed uint32) (*net.IPNet, error) {
+	return freeSubnetIn(h, 4, seed)
+}
+
+// freeSubnetIn picks a 10.B.X.0/24 the host does not use, as freeSubnet.
+func freeSubnetIn(h hostIPv4, b byte, seed uint32) (*net.IPNet, error) {
 	x := int(seed%254) + 1
 	for i := 0; i < 254; i++ {
-		n := &net.IPNet{IP: net.IPv4(10, 4, byte(x), 0).To4(), Mask: net.CIDRMask(24, 32)}
+		n := &net.IPNet{IP: net.IPv4(10, b, byte(x), 0).To4(), Mask: net.CIDRMask(24, 32)}
 		if !h.uses(n) {
 			return n, nil
 		}
 		x = x%254 + 1
 	}
-	return nil, errors.New("no free 10.4.X.0/24 subnet for the nerdctl network")
+	return nil, fmt.Errorf("no free 10.%d.X.0/24 subnet", b)
 }
