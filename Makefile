@@ -14,7 +14,7 @@ TAGS     := seccomp
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all urunc urunc-fault shim pack urunit hello httpd deps tools kernel guest-kernel guest-kernel-image bench install test stress unit e2e conformance demo vet fuzz clean
+.PHONY: all urunc urunc-fault shim pack urunit hello httpd deps tools k8s-tools kernel guest-kernel guest-kernel-image bench k8s-bench install test k8s-e2e stress unit e2e conformance demo vet fuzz clean
 
 all: urunc shim pack urunit hello httpd
 
@@ -54,6 +54,13 @@ deps:
 # CNI plugins from Debian in /usr/lib/cni.
 tools:
 	./scripts/install-tools.sh $(TOOLS)
+
+# Kubernetes v1.37 (kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubelet, kube-proxy, kubectl) and etcd, built from the Go module proxy
+# (tools/kubernetes, tools/etcd; ~20 minutes cold on 2 cores, then cached),
+# for the single-node cluster of tests/k8s.
+k8s-tools:
+	./scripts/install-tools.sh $(TOOLS) kubernetes etcd
 
 # The Debian cloud kernel, unpacked under $(CACHE) without installing it.
 kernel: $(KERNEL)
@@ -99,9 +106,11 @@ vet:
 	$(GO) vet -tags $(TAGS) ./...
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
+	cd tests/k8s && $(GO) vet ./...
 	./scripts/install-tools.sh $(TOOLS) staticcheck
 	$(STATICCHECK) -tags $(TAGS) ./...
 	cd deploy && $(STATICCHECK) ./...
+	cd tests/k8s && $(STATICCHECK) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
 # Everything: unit tests and, as root, the end-to-end tests on real QEMU.
@@ -124,7 +133,25 @@ test: deps all urunc-fault kernel guest-kernel tools vet
 		$(TEST_ENV) ./scripts/without-kvm.sh $(GO) test -tags $(TAGS) -count=1 -timeout 20m -v -run "$$run" -skip '^TestConformance$$' ./tests/e2e/ 2>&1 | tee -a $(CACHE)/test.log; \
 	else echo "== no /dev/kvm here: the run above was the one without it"; fi
 	cd deploy && URUNC_TOOLS=$(TOOLS) $(GO) test -count=1 -v ./... 2>&1 | tee -a $(CACHE)/test.log
+	$(MAKE) --no-print-directory k8s-e2e K8S_LOG=$(CACHE)/test.log
 	@echo "== skipped tests and why:"; grep -B1 -- '--- SKIP' $(CACHE)/test.log || echo "none"
+
+# Unikernel pods on a real single-node Kubernetes cluster (tests/k8s,
+# docs/kubernetes.md): Deployment + Service, scaling, rolling update, Jobs
+# and exit codes, volumes, logs and exec, limits, liveness probes, plain
+# pods, node restart. `make test` runs it too.
+K8S_ENV := URUNC_BIN=$(BIN) URUNC_TOOLS=$(TOOLS) URUNC_GUEST_KERNEL=$(GUEST_KERNEL_DIR)/current/vmlinux
+K8S_LOG ?= $(CACHE)/k8s-e2e.log
+k8s-e2e: deps all guest-kernel tools k8s-tools
+	@mkdir -p $(CACHE)
+	cd tests/k8s && $(K8S_ENV) $(GO) test -count=1 -timeout 30m -v ./... 2>&1 | tee -a $(K8S_LOG)
+
+# The cluster figures (docs/performance.md): Deployment to 3 pods Ready
+# (median of K8S_BENCH_ROUNDS) and 20 pods' Ready time and memory, urunc
+# against runc in the same cluster.
+K8S_BENCH_ROUNDS ?= 5
+k8s-bench: deps all guest-kernel tools k8s-tools
+	cd tests/k8s && $(K8S_ENV) URUNC_K8S_BENCH=$(K8S_BENCH_ROUNDS) $(GO) test -count=1 -timeout 60m -v -run 'TestKubernetes/Bench' ./...
 
 # Load: 50 create/start/kill/delete cycles at once x 5 rounds through the
 # CLI and 20 `ctr run --rm` at once x 3 rounds through containerd, Linux

@@ -550,15 +550,18 @@ func cleanupKubeChains(r *Report, l Logf) {
 			for _, c := range chains {
 				_ = exec.Command(bin, "-w", "-t", table, "-X", c).Run()
 			}
-			// The canary chains are the kubelet's; they are not leaks.
+			// The kubelet's own chains (its canary, the hint, the firewall
+			// against martians to 127/8) are its to keep: removed, not leaks.
 			for _, c := range chains {
-				if !strings.HasPrefix(c, "KUBE-KUBELET-CANARY") && !strings.HasPrefix(c, "KUBE-PROXY-CANARY") && c != "KUBE-IPTABLES-HINT" {
+				if !kubeletChains[c] {
 					r.warn(l, "%s -t %s: chain %s outlived kube-proxy --cleanup", ipt, table, c)
 				}
 			}
 		}
 	}
 }
+
+var kubeletChains = map[string]bool{"KUBE-KUBELET-CANARY": true, "KUBE-IPTABLES-HINT": true, "KUBE-FIREWALL": true}
 
 // kubeRules picks, from `iptables -S` output, the KUBE-* chains and the
 // rules of other chains that jump to one.

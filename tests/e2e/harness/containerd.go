@@ -475,3 +475,17 @@ func (c *Containerd) Stop() (*Report, error) {
 	}
 	return r, nil
 }
+
+// Import imports an image archive into containerd namespace ns (k8s.io
+// for the CRI plugin).
+func (c *Containerd) Import(ns, archive string) error {
+	if _, err := c.ctr(5*time.Minute, "--namespace", ns, "images", "import", archive); err != nil {
+		return fmt.Errorf("ctr -n %s images import %s: %w", ns, archive, err)
+	}
+	return nil
+}
+
+// Ctr runs the pinned ctr against this containerd and returns its output.
+func (c *Containerd) Ctr(args ...string) (string, error) {
+	return c.ctr(time.Minute, args...)
+}

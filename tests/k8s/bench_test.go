@@ -1,0 +1,99 @@
+package k8s
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The cluster figures of docs/performance.md, run by `make k8s-bench`
+// (URUNC_K8S_BENCH=1), never by the tests: time from creating a Deployment
+// to all its pods Ready, and 20 pods' Ready time and memory, urunc against
+// runc in the same cluster.
+
+// memAvailable is /proc/meminfo's MemAvailable in bytes.
+func memAvailable() int64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemAvailable:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
+}
+
+// kubepodsCharged is the memory charged to every pod's cgroup.
+func kubepodsCharged() int64 {
+	for _, f := range []string{"/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes", "/sys/fs/cgroup/kubepods/memory.current"} {
+		if n := readInt(f); n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// deployReady creates a Deployment of n pods and returns the time until
+// all are Ready, the memory figures once they are, and deletes it.
+func (c *cluster) deployReady(t *testing.T, name, rc, image string, n int) (time.Duration, int64, int64) {
+	t.Helper()
+	deps := c.cs.AppsV1().Deployments(ns)
+	avail, charged := memAvailable(), kubepodsCharged()
+	d := deployment(name, rc, image, int32(n))
+	// 20 pods with the RuntimeClass's 100m each fill the 2-CPU node's
+	// allocatable CPU: the pods themselves request none.
+	d.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("0")
+	start := time.Now()
+	if _, err := deps.Create(c.ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitPods(t, "app="+name, n)
+	took := time.Since(start)
+	time.Sleep(5 * time.Second) // let the guests settle
+	drop, pods := avail-memAvailable(), kubepodsCharged()-charged
+	if err := deps.Delete(c.ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitNoPods(t, "app="+name)
+	c.expectVMMs(t, 0)
+	return took, drop, pods
+}
+
+func (c *cluster) bench(t *testing.T) {
+	rounds, _ := strconv.Atoi(os.Getenv("URUNC_K8S_BENCH"))
+	rounds = max(rounds, 3)
+	var uruncT, runcT []time.Duration
+	for i := 0; i < rounds; i++ {
+		d, _, _ := c.deployReady(t, "bench-runc", "", httpdPlain, 3)
+		runcT = append(runcT, d)
+		d, _, _ = c.deployReady(t, "bench-urunc", runtimeClass, httpdV1, 3)
+		uruncT = append(uruncT, d)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "create Deployment to 3 pods Ready, median of %d: urunc %v, runc %v (%.1fx)\n", rounds,
+		median(uruncT).Round(time.Millisecond), median(runcT).Round(time.Millisecond), float64(median(uruncT))/float64(median(runcT)))
+	rt, rdrop, rpods := c.deployReady(t, "density-runc", "", httpdPlain, 20)
+	ut, udrop, upods := c.deployReady(t, "density-urunc", runtimeClass, httpdV1, 20)
+	fmt.Fprintf(&b, "20 pods Ready: urunc %v, runc %v\n", ut.Round(time.Millisecond), rt.Round(time.Millisecond))
+	fmt.Fprintf(&b, "20 pods, node MemAvailable drop: urunc %d MiB, runc %d MiB; charged to kubepods: urunc %d MiB, runc %d MiB\n",
+		udrop>>20, rdrop>>20, upods>>20, rpods>>20)
+	t.Log("\n" + b.String())
+	if dir := os.Getenv("URUNC_K8S_BENCH_OUT"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, "k8s-bench.txt"), []byte(b.String()), 0o644)
+	}
+}
