@@ -83,7 +83,7 @@ func Plan(in Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	gs, err := p.guestSpec(&vs)
+	gs, err := p.guestSpec(&vs, res)
 	if err != nil {
 		return nil, err
 	}
@@ -176,11 +176,15 @@ func (p *planning) machine(res *Result) (vmm.Spec, error) {
 // guestSpec is what the guest learns of the container: its process, its
 // machine, the folders shared and the devices given to it (which the VMM
 // gets too, in vs).
-func (p *planning) guestSpec(vs *vmm.Spec) (guest.Spec, error) {
+func (p *planning) guestSpec(vs *vmm.Spec, res *Result) (guest.Spec, error) {
 	gs := guestSpec(p.Meta, p.Spec)
 	gs.Platform = guest.Platform(p.desc.Platform)
-	if err := planShares(p.Meta, p.Spec, p.Host, p.needs, &gs, vs); err != nil {
+	warning, err := planShares(p.Meta, p.Spec, p.Host, p.needs, &gs, vs)
+	if err != nil {
 		return guest.Spec{}, err
+	}
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
 	}
 	planDevices(p.Spec, &gs, vs)
 	if f := vs.KernelFormat; p.desc.TCGClock && vs.Accel == vmm.AccelTCG && (f == vmm.FormatBzImage || f == vmm.FormatPVH) {

@@ -22,7 +22,10 @@ const rootShareTag = "rootfs"
 // (resolv.conf, hosts, hostname, termination-log) and of the pod's
 // /dev/shm are the client's plumbing for the container process; the guest
 // gets DNS from the network set-up and makes its own /dev.
-func planShares(meta *unikernel.Config, s *specs.Spec, host HostFacts, needs guest.Needs, gs *guest.Spec, vs *vmm.Spec) error {
+//
+// It returns a warning when it leaves out the Kubernetes service-account
+// volume for a guest that cannot take it (dropServiceAccount).
+func planShares(meta *unikernel.Config, s *specs.Spec, host HostFacts, needs guest.Needs, gs *guest.Spec, vs *vmm.Spec) (string, error) {
 	if meta.MountRootfs {
 		gs.RootShare = rootShareTag
 		vs.Shares = append(vs.Shares, vmm.Share{Path: MonitorRootfs, Tag: rootShareTag})
@@ -37,9 +40,36 @@ func planShares(meta *unikernel.Config, s *specs.Spec, host HostFacts, needs gue
 		vs.Shares = append(vs.Shares, vmm.Share{Path: m.Destination, Tag: tag, ReadOnly: ro})
 	}
 	if len(vs.Shares) == 0 {
-		return nil
+		return "", nil
 	}
-	return checkShares(meta, host.Kernel, needs, gs)
+	err := checkShares(meta, host.Kernel, needs, gs)
+	if err == nil || !dropServiceAccount(gs, vs) {
+		return "", err
+	}
+	warning := fmt.Sprintf("volume %q (the service-account token Kubernetes mounts into every pod) left out of the guest: %v; set automountServiceAccountToken: false on the pod to say so", ServiceAccountDir, err)
+	if len(vs.Shares) == 0 {
+		return warning, nil
+	}
+	return "", checkShares(meta, host.Kernel, needs, gs)
+}
+
+// ServiceAccountDir is where the kubelet mounts the pod's service-account
+// token, into every container unless the pod opts out.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// dropServiceAccount removes the service-account mount from the shares
+// and tells whether there was one. A guest that cannot take shares would
+// otherwise refuse every Kubernetes pod that did not opt out of a token
+// most unikernels have no use for; any other volume is still refused.
+func dropServiceAccount(gs *guest.Spec, vs *vmm.Spec) bool {
+	i := slices.IndexFunc(gs.Mounts, func(m guest.Mount) bool { return m.Target == ServiceAccountDir })
+	if i < 0 {
+		return false
+	}
+	tag := gs.Mounts[i].Tag
+	gs.Mounts = slices.Delete(gs.Mounts, i, i+1)
+	vs.Shares = slices.DeleteFunc(vs.Shares, func(s vmm.Share) bool { return s.Tag == tag })
+	return true
 }
 
 // pseudoDirs hold what the guest kernel makes itself (CRI binds the pod's

@@ -311,13 +311,18 @@ exec sleep 3600`},
 			t.Errorf("the guest read %s: %q, %v; want %q", path, got, err, want)
 		}
 	}
-	for _, path := range []string{"/var/run/secrets/tokens/token", "/var/run/secrets/kubernetes.io/serviceaccount/token"} {
+	for path, audience := range map[string]string{
+		"/var/run/secrets/tokens/token":                       "urunc-e2e",
+		"/var/run/secrets/kubernetes.io/serviceaccount/token": "https://kubernetes.default.svc",
+	} {
 		token, err := fetch(base + path)
 		if err != nil {
 			t.Errorf("the guest read %s: %v", path, err)
 			continue
 		}
-		tr, err := c.cs.AuthenticationV1().TokenReviews().Create(c.ctx, &authv1.TokenReview{Spec: authv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
+		tr, err := c.cs.AuthenticationV1().TokenReviews().Create(c.ctx, &authv1.TokenReview{Spec: authv1.TokenReviewSpec{
+			Token: token, Audiences: []string{audience},
+		}}, metav1.CreateOptions{})
 		want := "system:serviceaccount:" + ns + ":default"
 		if err != nil || !tr.Status.Authenticated || tr.Status.User.Username != want {
 			t.Errorf("the token the guest read from %s does not authenticate as %s: %+v, %v", path, want, tr.Status, err)
@@ -598,8 +603,12 @@ func (c *cluster) testNodeRestart(t *testing.T) {
 	if now := qemuPids(); len(now) != 2 {
 		t.Errorf("VMMs after the restart: %v; want the same two %v", now, before)
 	}
-	for i, p := range after {
-		if p.UID != pods[i].UID && p.Name != pods[0].Name && p.Name != pods[1].Name {
+	was := map[string]bool{}
+	for _, p := range pods {
+		was[string(p.UID)] = true
+	}
+	for _, p := range after {
+		if !was[string(p.UID)] {
 			t.Errorf("pod %s is new after the restart", p.Name)
 		}
 		if st := p.Status.ContainerStatuses; len(st) != 1 || st[0].RestartCount != 0 {
