@@ -95,6 +95,10 @@ func checkDaemonSet(t *testing.T, path, name, verb string) {
 	if cmd := strings.Join(c.Command, " "); !strings.Contains(cmd, "/opt/urunc/install.sh "+verb+" ") {
 		t.Errorf("command %q does not run install.sh %s", cmd, verb)
 	}
+	if p := c.ReadinessProbe; p == nil || p.Exec == nil || strings.Join(p.Exec.Command, " ") != "test -e /tmp/ready" ||
+		!strings.Contains(strings.Join(c.Command, " "), " && touch /tmp/ready && ") {
+		t.Errorf("readiness %+v, command %q: the pod must be Ready only once install.sh %s succeeded", p, c.Command, verb)
+	}
 	env := map[string]string{}
 	for _, e := range c.Env {
 		env[e.Name] = e.Value

@@ -214,7 +214,10 @@ func importImages(t *testing.T, k *harness.Cluster, bin, kernel string) {
 			t.Fatalf("urunc-pack %s: %v\n%s", p.ref, err, out)
 		}
 	}
-	for _, n := range []string{"pause", "busybox", "httpd-plain", "httpd-v1", "httpd-v2", "hello-0", "hello-3"} {
+	if err := writeDeployImage(archive("deploy"), bin); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"pause", "busybox", "httpd-plain", "httpd-v1", "httpd-v2", "hello-0", "hello-3", "deploy"} {
 		if err := k.Ctrd.Import(criNamespace, archive(n)); err != nil {
 			t.Fatal(err)
 		}

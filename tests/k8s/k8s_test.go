@@ -31,6 +31,7 @@ func TestKubernetes(t *testing.T) {
 		name string
 		run  func(*testing.T)
 	}{
+		{"Installer", c.testInstaller},
 		{"Deployment", c.testDeployment},
 		{"Jobs", c.testJobs},
 		{"Volumes", c.testVolumes},

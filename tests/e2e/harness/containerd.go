@@ -351,7 +351,8 @@ func (c *Containerd) removeTasks(r *Report) {
 	for _, ns := range strings.Fields(nss) {
 		if ids, err := c.ctr(30*time.Second, "-n", ns, "tasks", "ls", "-q"); err == nil {
 			for _, id := range strings.Fields(ids) {
-				if _, err := c.ctr(20*time.Second, "-n", ns, "tasks", "delete", "--force", id); err != nil {
+				// A task that ended meanwhile (the kubelet deleting it) is fine.
+				if _, err := c.ctr(20*time.Second, "-n", ns, "tasks", "delete", "--force", id); err != nil && !strings.Contains(err.Error(), "not found") {
 					r.warn(c.Logf, "delete task %s/%s failed: %v", ns, id, err)
 				}
 			}
