@@ -83,6 +83,9 @@ func (k *Cluster) setup() error {
 	if k.Tools == "" {
 		k.Tools = DefaultTools
 	}
+	if k.Tools, err = absDir(k.Tools); err != nil {
+		return err
+	}
 	if k.NodeName == "" {
 		k.NodeName = "urunc-node"
 	}
@@ -354,12 +357,7 @@ func (k *Cluster) start(c component) error {
 	if d := k.daemons[c.name]; d != nil && running(d.pid) {
 		return nil
 	}
-	env := append(os.Environ(), k.CtrdEnv...)
-	if c.name == "kubelet" || c.name == "kube-proxy" {
-		// iptables, conntrack and mount from the host; nothing else of ours.
-		env = withPath(k.CtrdEnv, "")
-	}
-	d, err := startDaemon(filepath.Join(k.Tools, c.name), c.args, env, k.LogFile(c.name))
+	d, err := startDaemon(filepath.Join(k.Tools, c.name), c.args, os.Environ(), k.LogFile(c.name))
 	if err != nil {
 		return fmt.Errorf("start %s: %w", c.name, err)
 	}
