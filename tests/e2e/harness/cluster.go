@@ -58,7 +58,14 @@ type Cluster struct {
 	pki     *pki
 	ports   map[string]int
 	daemons map[string]*daemon
+	made    []string // host folders of hostPaths that did not exist before Start
 }
+
+// hostPaths are folders outside Dir the kubelet uses whatever its
+// configuration says: the device-plugin sockets' (/var/lib/kubelet) and the
+// containers' log links (/var/log/containers). Start records which did not
+// exist; Stop removes those, and the log links into Dir in any case.
+var hostPaths = []string{"/var/lib/kubelet", "/var/log/containers"}
 
 // component is one process of the cluster: its binary, arguments and
 // how to tell it is ready.
@@ -136,6 +143,11 @@ func (k *Cluster) Start() error {
 	}
 	if err := os.WriteFile(k.marker(), []byte(clusterMarker+"\n"), 0o644); err != nil {
 		return err
+	}
+	for _, p := range hostPaths {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			k.made = append(k.made, p)
+		}
 	}
 	k.ports = map[string]int{}
 	for _, p := range []string{"etcd", "etcd-peer", "apiserver", "kubelet", "kubelet-healthz", "proxy-healthz", "proxy-metrics"} {
@@ -326,6 +338,8 @@ func (k *Cluster) kubelet() component {
 		"failCgroupV1": false,
 		"failSwapOn":   false,
 		"podLogsDir":   k.path("pod-logs"),
+		// Not /usr/libexec/kubernetes, which the kubelet would create.
+		"volumePluginDir": k.path("kubelet", "volume-plugins"),
 		// Never evict test pods for a full disk or a busy host.
 		"evictionHard": map[string]string{"memory.available": "50Mi", "nodefs.available": "1%", "imagefs.available": "1%", "nodefs.inodesFree": "1%"},
 		// Test images are imported, never pulled: never collect them.
@@ -511,6 +525,16 @@ func (k *Cluster) Stop() (*Report, error) {
 	}
 	k.stopComponent("kube-apiserver")
 	k.stopComponent("etcd")
+	for _, l := range k.logLinks() {
+		if err := os.Remove(l); err != nil {
+			r.warn(k.Logf, "cannot remove the kubelet's log link %s: %v", l, err)
+		}
+	}
+	for _, p := range k.made {
+		if err := os.RemoveAll(p); err != nil {
+			r.warn(k.Logf, "cannot remove %s, which the kubelet made: %v", p, err)
+		}
+	}
 	unmountUnder(k.Dir, r, k.Logf)
 	if err := removeOneFS(k.Dir); err != nil {
 		return r, fmt.Errorf("could not remove %s: %w", k.Dir, err)
@@ -576,8 +600,23 @@ func kubeRules(save string) (rules, chains []string) {
 	return rules, chains
 }
 
+// logLinks lists the kubelet's links in /var/log/containers that point
+// into Dir.
+func (k *Cluster) logLinks() []string {
+	ents, _ := os.ReadDir("/var/log/containers")
+	var out []string
+	for _, e := range ents {
+		p := filepath.Join("/var/log/containers", e.Name())
+		if dst, err := os.Readlink(p); err == nil && strings.HasPrefix(dst, k.Dir+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Leftovers lists what a stopped cluster would have left on the host:
-// KUBE-* chains, /kubepods cgroups, mounts under Dir. Empty is clean.
+// KUBE-* chains, /kubepods cgroups, log links, the kubelet's host folders,
+// the bridge, Dir. Empty is clean.
 func (k *Cluster) Leftovers() []string {
 	var out []string
 	for _, ipt := range []string{"iptables", "ip6tables"} {
@@ -591,6 +630,14 @@ func (k *Cluster) Leftovers() []string {
 	}
 	for _, d := range cgroupDirs("/kubepods") {
 		out = append(out, "cgroup "+d)
+	}
+	for _, l := range k.logLinks() {
+		out = append(out, "log link "+l)
+	}
+	for _, p := range k.made {
+		if _, err := os.Lstat(p); err == nil {
+			out = append(out, "folder "+p)
+		}
 	}
 	if k.Ctrd != nil {
 		if _, err := netlink.LinkByName(k.Ctrd.BridgeName()); err == nil {
