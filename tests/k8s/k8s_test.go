@@ -48,6 +48,33 @@ func TestKubernetes(t *testing.T) {
 	}
 }
 
+// startPod creates pod, waits for it to be Ready and returns it; when
+// the test ends, it is deleted and its VMs are waited out.
+func (c *cluster) startPod(t *testing.T, pod *corev1.Pod) *corev1.Pod {
+	t.Helper()
+	pods := c.cs.CoreV1().Pods(ns)
+	if _, err := pods.Create(c.ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create pod %s: %v", pod.Name, err)
+	}
+	t.Cleanup(func() {
+		_ = pods.Delete(c.ctx, pod.Name, metav1.DeleteOptions{})
+		c.waitFor(t, 2*time.Minute, "pod "+pod.Name+" gone", func() (bool, string) {
+			_, err := pods.Get(c.ctx, pod.Name, metav1.GetOptions{})
+			return err != nil, fmt.Sprint(err)
+		})
+		c.expectVMMs(t, 0)
+	})
+	var p *corev1.Pod
+	c.waitFor(t, readyTimeout, "pod "+pod.Name+" Ready", func() (bool, string) {
+		var err error
+		if p, err = pods.Get(c.ctx, pod.Name, metav1.GetOptions{}); err != nil {
+			return false, err.Error()
+		}
+		return podReady(p), podSummary([]corev1.Pod{*p})
+	})
+	return p
+}
+
 // expectVMMs waits until exactly n QEMU processes run.
 func (c *cluster) expectVMMs(t *testing.T, n int) {
 	t.Helper()
@@ -280,27 +307,11 @@ exec sleep 3600`},
 			},
 		},
 	}
-	if _, err := core.Pods(ns).Create(c.ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = core.Pods(ns).Delete(c.ctx, "volumes", metav1.DeleteOptions{})
+	t.Cleanup(func() {
 		_ = core.ConfigMaps(ns).Delete(c.ctx, "cfg", metav1.DeleteOptions{})
 		_ = core.Secrets(ns).Delete(c.ctx, "secret", metav1.DeleteOptions{})
-		c.waitFor(t, 2*time.Minute, "pod volumes gone", func() (bool, string) {
-			_, err := core.Pods(ns).Get(c.ctx, "volumes", metav1.GetOptions{})
-			return err != nil, fmt.Sprint(err)
-		})
-		c.expectVMMs(t, 0)
-	}()
-	var p *corev1.Pod
-	c.waitFor(t, readyTimeout, "pod volumes Ready", func() (bool, string) {
-		var err error
-		if p, err = core.Pods(ns).Get(c.ctx, "volumes", metav1.GetOptions{}); err != nil {
-			return false, err.Error()
-		}
-		return podReady(p), podSummary([]corev1.Pod{*p})
 	})
+	p := c.startPod(t, pod)
 	base := "http://" + p.Status.PodIP + ":8080/file?path="
 	for path, want := range map[string]string{
 		"/etc/cfg/greeting":    "hello from a ConfigMap",
@@ -341,7 +352,6 @@ exec sleep 3600`},
 // kubectl logs shows the guest's console, and kubectl exec runs a process
 // inside the guest.
 func (c *cluster) testLogsAndExec(t *testing.T) {
-	core := c.cs.CoreV1()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "console", Namespace: ns},
 		Spec: corev1.PodSpec{
@@ -349,24 +359,7 @@ func (c *cluster) testLogsAndExec(t *testing.T) {
 			Containers: []corev1.Container{httpdContainer(httpdV1, 0)},
 		},
 	}
-	if _, err := core.Pods(ns).Create(c.ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = core.Pods(ns).Delete(c.ctx, "console", metav1.DeleteOptions{})
-		c.waitFor(t, 2*time.Minute, "pod console gone", func() (bool, string) {
-			_, err := core.Pods(ns).Get(c.ctx, "console", metav1.GetOptions{})
-			return err != nil, fmt.Sprint(err)
-		})
-		c.expectVMMs(t, 0)
-	}()
-	c.waitFor(t, readyTimeout, "pod console Ready", func() (bool, string) {
-		p, err := core.Pods(ns).Get(c.ctx, "console", metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return podReady(p), podSummary([]corev1.Pod{*p})
-	})
+	c.startPod(t, pod)
 	if out := c.podLogs(t, "console", "httpd"); !strings.Contains(out, "httpd: listening on :8080") {
 		t.Errorf("logs through the API: %q; want the guest's console line", out)
 	}
@@ -414,7 +407,6 @@ func statusKiB(pid int, field string) int64 {
 // memory limit is the container's plus the RuntimeClass overhead, and the
 // VMM's memory is charged to the pod.
 func (c *cluster) testLimits(t *testing.T) {
-	core := c.cs.CoreV1()
 	const limit = 256 << 20
 	ctr := httpdContainer(httpdV1, limit)
 	ctr.Resources.Requests = ctr.Resources.Limits // Guaranteed
@@ -425,25 +417,7 @@ func (c *cluster) testLimits(t *testing.T) {
 			Containers: []corev1.Container{ctr},
 		},
 	}
-	if _, err := core.Pods(ns).Create(c.ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = core.Pods(ns).Delete(c.ctx, "limits", metav1.DeleteOptions{})
-		c.waitFor(t, 2*time.Minute, "pod limits gone", func() (bool, string) {
-			_, err := core.Pods(ns).Get(c.ctx, "limits", metav1.GetOptions{})
-			return err != nil, fmt.Sprint(err)
-		})
-		c.expectVMMs(t, 0)
-	}()
-	var p *corev1.Pod
-	c.waitFor(t, readyTimeout, "pod limits Ready", func() (bool, string) {
-		var err error
-		if p, err = core.Pods(ns).Get(c.ctx, "limits", metav1.GetOptions{}); err != nil {
-			return false, err.Error()
-		}
-		return podReady(p), podSummary([]corev1.Pod{*p})
-	})
+	p := c.startPod(t, pod)
 	if p.Spec.Overhead == nil {
 		t.Fatalf("pod %s has no overhead: the RuntimeClass admission did not apply it", p.Name)
 	}
@@ -528,7 +502,6 @@ func (c *cluster) testLiveness(t *testing.T) {
 // Plain pods under the urunc RuntimeClass (pause and two busybox
 // containers) run as containers, with logs and exec.
 func (c *cluster) testPlainPods(t *testing.T) {
-	core := c.cs.CoreV1()
 	plain := func(name string) corev1.Container {
 		return corev1.Container{Name: name, Image: busyboxImage, ImagePullPolicy: corev1.PullNever,
 			Command: []string{"/bin/sh", "-c", "echo plain " + name + "; exec sleep 3600"}}
@@ -540,24 +513,7 @@ func (c *cluster) testPlainPods(t *testing.T) {
 			Containers: []corev1.Container{plain("main"), plain("sidecar")},
 		},
 	}
-	if _, err := core.Pods(ns).Create(c.ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = core.Pods(ns).Delete(c.ctx, "plain", metav1.DeleteOptions{})
-		c.waitFor(t, 2*time.Minute, "pod plain gone", func() (bool, string) {
-			_, err := core.Pods(ns).Get(c.ctx, "plain", metav1.GetOptions{})
-			return err != nil, fmt.Sprint(err)
-		})
-	}()
-	var p *corev1.Pod
-	c.waitFor(t, readyTimeout, "pod plain Ready", func() (bool, string) {
-		var err error
-		if p, err = core.Pods(ns).Get(c.ctx, "plain", metav1.GetOptions{}); err != nil {
-			return false, err.Error()
-		}
-		return podReady(p), podSummary([]corev1.Pod{*p})
-	})
+	p := c.startPod(t, pod)
 	if n := len(qemuPids()); n != 0 {
 		t.Errorf("%d VMMs run for a pod of plain containers", n)
 	}
