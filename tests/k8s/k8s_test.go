@@ -459,6 +459,10 @@ func (c *cluster) testLiveness(t *testing.T) {
 	for name, h := range probes {
 		ctr := httpdContainer(httpdV1, 0)
 		ctr.LivenessProbe = &corev1.Probe{ProbeHandler: h, PeriodSeconds: 2, FailureThreshold: 2, TimeoutSeconds: 1}
+		// Liveness starts once the guest has booted: without a startup
+		// probe, a boot slower than two periods (TCG, a busy node) is
+		// killed again and again.
+		ctr.StartupProbe = &corev1.Probe{ProbeHandler: h, PeriodSeconds: 1, FailureThreshold: 120, TimeoutSeconds: 1}
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"probe": "liveness"}},
 			Spec: corev1.PodSpec{
@@ -493,6 +497,17 @@ func (c *cluster) testLiveness(t *testing.T) {
 		})
 		if out, err := fetch("http://" + p.Status.PodIP + ":8080/"); err != nil || !strings.Contains(out, "hello from guest") {
 			t.Errorf("%s after its restart: %q, %v", p.Name, out, err)
+		}
+	}
+	// One restart each: the new guests are not killed in turn.
+	time.Sleep(6 * time.Second)
+	for _, p := range pods {
+		q, err := core.Pods(ns).Get(c.ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := q.Status.ContainerStatuses; len(st) != 1 || st[0].RestartCount != 1 {
+			t.Errorf("%s: %s; want exactly one restart", p.Name, podSummary([]corev1.Pod{*q}))
 		}
 	}
 	// The old VMs are gone, not left beside the new ones.

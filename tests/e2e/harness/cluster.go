@@ -63,9 +63,10 @@ type Cluster struct {
 
 // hostPaths are folders outside Dir the kubelet uses whatever its
 // configuration says: the device-plugin sockets' (/var/lib/kubelet) and the
-// containers' log links (/var/log/containers). Start records which did not
-// exist; Stop removes those, and the log links into Dir in any case.
-var hostPaths = []string{"/var/lib/kubelet", "/var/log/containers"}
+// containers' log links (/var/log/containers); and, should a component's
+// flag be missed, the flex-volume plugins' default. Start records which did
+// not exist; Stop removes those, and the log links into Dir in any case.
+var hostPaths = []string{"/var/lib/kubelet", "/var/log/containers", "/usr/libexec/kubernetes"}
 
 // component is one process of the cluster: its binary, arguments and
 // how to tell it is ready.
@@ -299,6 +300,8 @@ func (k *Cluster) components() []component {
 			"--use-service-account-credentials=true", "--service-account-private-key-file=" + p("sa.key"),
 			"--root-ca-file=" + p("ca.crt"), "--cluster-name=urunc-e2e",
 			"--service-cluster-ip-range=" + k.ServiceCIDR.String(), "--profiling=false",
+			// Not /usr/libexec/kubernetes, which it would create.
+			"--flex-volume-plugin-dir=" + k.path("kubelet", "volume-plugins"),
 		}},
 		{name: "kube-scheduler", args: []string{
 			"--kubeconfig=" + p("scheduler.kubeconfig"),
