@@ -227,8 +227,7 @@ func put(url, body string) error {
 	return nil
 }
 
-// deleteAndWait deletes the pods of selector's owner via del and waits
-// until no pod of selector is left.
+// waitNoPods waits until no pod of selector is left.
 func (c *cluster) waitNoPods(t *testing.T, selector string) {
 	t.Helper()
 	c.waitFor(t, 2*time.Minute, "pods "+selector+" gone", func() (bool, string) {
