@@ -140,7 +140,7 @@ test: deps all urunc-fault kernel guest-kernel tools vet
 # docs/kubernetes.md): Deployment + Service, scaling, rolling update, Jobs
 # and exit codes, volumes, logs and exec, limits, liveness probes, plain
 # pods, node restart. `make test` runs it too.
-K8S_ENV := URUNC_BIN=$(BIN) URUNC_TOOLS=$(TOOLS) URUNC_GUEST_KERNEL=$(GUEST_KERNEL_DIR)/current/vmlinux
+K8S_ENV := URUNC_K8S_MAKE=1 URUNC_BIN=$(BIN) URUNC_TOOLS=$(TOOLS) URUNC_GUEST_KERNEL=$(GUEST_KERNEL_DIR)/current/vmlinux
 K8S_LOG ?= $(CACHE)/k8s-e2e.log
 k8s-e2e: deps all guest-kernel tools k8s-tools
 	@mkdir -p $(CACHE)

@@ -45,6 +45,11 @@ const (
 	readyTimeout  = 4 * time.Minute
 	criNamespace  = "k8s.io"
 	overheadBytes = 96 << 20 // deploy/runtimeclass.yaml's overhead.podFixed.memory
+
+	// Each run's cluster lives in /tmp/<clusterPrefix>NNN (short: the
+	// containerd socket path is limited).
+	clusterPrefix = "k8s"
+	clusterGlob   = "/tmp/" + clusterPrefix + "*"
 )
 
 // env is where `make k8s-e2e` points the tests, with the defaults it uses.
@@ -75,30 +80,46 @@ type cluster struct {
 // leftovers, when the test ends.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	// `make k8s-e2e` builds everything first and says so (URUNC_K8S_MAKE):
+	// then a missing piece is a broken run, not a reason to skip.
+	missing := t.Skipf
+	if os.Getenv("URUNC_K8S_MAKE") != "" {
+		missing = t.Fatalf
+	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: the cluster runs a kubelet and containerd for real (run `make k8s-e2e` as root)")
+		missing("needs root: the cluster runs a kubelet and containerd for real (run `make k8s-e2e` as root)")
 	}
 	bin, tools, kernel := getenv("URUNC_BIN"), getenv("URUNC_TOOLS"), getenv("URUNC_GUEST_KERNEL")
 	for _, b := range []string{"urunc", "urunit", "containerd-shim-urunc-v2", "urunc-pack", "httpd", "hello"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			t.Skipf("%s not built in %s: run `make` (or set URUNC_BIN)", b, bin)
+			missing("%s not built in %s: run `make` (or set URUNC_BIN)", b, bin)
 		}
 	}
 	for _, b := range append(harness.KubeTools, "containerd", "ctr", "runc") {
 		if _, err := os.Stat(filepath.Join(tools, b)); err != nil {
-			t.Skipf("%s not found in %s: run `make k8s-tools tools` (or set URUNC_TOOLS)", b, tools)
+			missing("%s not found in %s: run `make k8s-tools tools` (or set URUNC_TOOLS)", b, tools)
 		}
 	}
 	if _, err := os.Stat(kernel); err != nil {
-		t.Skipf("guest kernel %s missing: run `make guest-kernel` (or set URUNC_GUEST_KERNEL)", kernel)
+		missing("guest kernel %s missing: run `make guest-kernel` (or set URUNC_GUEST_KERNEL)", kernel)
 	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 not installed: run `make deps`")
+		missing("qemu-system-x86_64 not installed: run `make deps`")
 	}
 	if _, err := os.Stat(images.Busybox); err != nil {
-		t.Skipf("%s missing: apt-get install busybox-static", images.Busybox)
+		missing("%s missing: apt-get install busybox-static", images.Busybox)
 	}
-	dir, err := os.MkdirTemp("/tmp", "k8s")
+	// Clusters of earlier runs killed before their clean-up (a timeout, a
+	// signal) still run: stop them before starting another.
+	if swept, err := harness.SweepClusters(clusterGlob, tools, t.Logf); err != nil {
+		t.Fatalf("stop the clusters of dead runs %v: %v", swept, err)
+	} else if len(swept) > 0 {
+		t.Logf("stopped the clusters of dead runs: %v", swept)
+		for _, d := range swept {
+			os.Remove(d + "-urunc.toml") // startCluster's file beside each
+		}
+	}
+	dir, err := os.MkdirTemp("/tmp", clusterPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}

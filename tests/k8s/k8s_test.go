@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -567,12 +568,7 @@ func (c *cluster) testNodeRestart(t *testing.T) {
 		t.Fatalf("restart the node: %v", err)
 	}
 	after, _ := c.waitPods(t, "app=survivor", 2)
-	for _, pid := range before {
-		if statusKiB(pid, "VmRSS") == 0 {
-			t.Errorf("VMM %d did not survive the node's restart", pid)
-		}
-	}
-	if now := qemuPids(); len(now) != 2 {
+	if now := qemuPids(); !slices.Equal(now, before) {
 		t.Errorf("VMMs after the restart: %v; want the same two %v", now, before)
 	}
 	was := map[string]bool{}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,8 +80,57 @@ type component struct {
 func (k *Cluster) marker() string { return filepath.Join(k.Dir, "cluster") }
 
 func (k *Cluster) ours() bool {
-	b, err := os.ReadFile(k.marker())
-	return (err == nil && strings.HasPrefix(string(b), clusterMarker+"\n")) || emptyOrMissing(k.Dir)
+	_, _, ok := readMarker(k.marker())
+	return ok || emptyOrMissing(k.Dir)
+}
+
+// readMarker reads a cluster folder's marker: the pid of the process that
+// started the cluster and the host folders it made.
+func readMarker(path string) (owner int, made []string, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasPrefix(string(b), clusterMarker+"\n") {
+		return 0, nil, false
+	}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		if v, found := strings.CutPrefix(line, "owner "); found {
+			owner, _ = strconv.Atoi(v)
+		} else if v, found := strings.CutPrefix(line, "made "); found && slices.Contains(hostPaths, v) {
+			made = append(made, v)
+		}
+	}
+	return owner, made, true
+}
+
+// SweepClusters stops the clusters in the folders matching pattern whose
+// starting process is gone (a test killed by its timeout or a signal runs
+// no clean-up): their components, VMs, chains, cgroups and folders. It
+// returns the folders it stopped; anything Leftovers still finds after a
+// stop is an error. (Stop's warnings are only logged: tasks whose shim
+// went with the dead run fail to delete, and are then killed and removed.)
+func SweepClusters(pattern, tools string, l Logf) ([]string, error) {
+	dirs, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	var swept []string
+	var errs []error
+	for _, dir := range dirs {
+		owner, made, ok := readMarker(filepath.Join(dir, "cluster"))
+		if !ok || running(owner) {
+			continue
+		}
+		l.printf("stopping the cluster in %s, whose process %d is gone", dir, owner)
+		k := &Cluster{Dir: dir, Tools: tools, Logf: l, made: made}
+		_, err := k.Stop()
+		if left := k.Leftovers(); err == nil && len(left) > 0 {
+			err = fmt.Errorf("left after its stop: %v", left)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", dir, err))
+		}
+		swept = append(swept, dir)
+	}
+	return swept, errors.Join(errs...)
 }
 
 func (k *Cluster) setup() error {
@@ -142,13 +192,19 @@ func (k *Cluster) Start() error {
 			return err
 		}
 	}
-	if err := os.WriteFile(k.marker(), []byte(clusterMarker+"\n"), 0o644); err != nil {
-		return err
-	}
 	for _, p := range hostPaths {
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 			k.made = append(k.made, p)
 		}
+	}
+	// The owner and the host folders are on record for SweepClusters, in
+	// case the process that started the cluster dies before Stop.
+	mark := clusterMarker + "\nowner " + strconv.Itoa(os.Getpid()) + "\n"
+	for _, p := range k.made {
+		mark += "made " + p + "\n"
+	}
+	if err := os.WriteFile(k.marker(), []byte(mark), 0o644); err != nil {
+		return err
 	}
 	k.ports = map[string]int{}
 	for _, p := range []string{"etcd", "etcd-peer", "apiserver", "kubelet", "kubelet-healthz", "proxy-healthz", "proxy-metrics"} {
@@ -166,6 +222,9 @@ func (k *Cluster) Start() error {
 	}
 	if err := k.makePKI(); err != nil {
 		return fmt.Errorf("certificates: %w", err)
+	}
+	if err := k.writeKubeletConfig(); err != nil {
+		return fmt.Errorf("kubelet configuration: %w", err)
 	}
 	for _, c := range k.components() {
 		if err := k.start(c); err != nil {
@@ -321,9 +380,8 @@ func (k *Cluster) components() []component {
 	}
 }
 
-// kubelet is the kubelet component; its configuration file is written
-// on the way.
-func (k *Cluster) kubelet() component {
+// writeKubeletConfig writes the kubelet's configuration file.
+func (k *Cluster) writeKubeletConfig() error {
 	conf := map[string]any{
 		"kind": "KubeletConfiguration", "apiVersion": "kubelet.config.k8s.io/v1beta1",
 		"address": k.NodeIP.String(), "port": k.ports["kubelet"], "readOnlyPort": 0,
@@ -357,11 +415,16 @@ func (k *Cluster) kubelet() component {
 		"shutdownGracePeriod":             "0s",
 		"shutdownGracePeriodCriticalPods": "0s",
 	}
-	b, _ := json.MarshalIndent(conf, "", "  ")
-	path := k.path("kubelet.json")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		k.Logf.printf("warning: write %s: %v", path, err)
+	b, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return err
 	}
+	return os.WriteFile(k.path("kubelet.json"), b, 0o644)
+}
+
+// kubelet is the kubelet component, on writeKubeletConfig's file.
+func (k *Cluster) kubelet() component {
+	path := k.path("kubelet.json")
 	healthz := "http://127.0.0.1:" + strconv.Itoa(k.ports["kubelet-healthz"]) + "/healthz"
 	return component{name: "kubelet", args: []string{
 		"--config=" + path, "--kubeconfig=" + k.path("pki", "kubelet-client.kubeconfig"),
@@ -560,21 +623,7 @@ func cleanupKubeChains(r *Report, l Logf) {
 				continue
 			}
 			rules, chains := kubeRules(string(save))
-			for _, rule := range rules {
-				args, err := splitRule(rule)
-				if err != nil {
-					r.warn(l, "cannot parse %s rule %q: %v", ipt, rule, err)
-					continue
-				}
-				args[0] = "-D"
-				_ = exec.Command(bin, append([]string{"-w", "-t", table}, args...)...).Run()
-			}
-			for _, c := range chains {
-				_ = exec.Command(bin, "-w", "-t", table, "-F", c).Run()
-			}
-			for _, c := range chains {
-				_ = exec.Command(bin, "-w", "-t", table, "-X", c).Run()
-			}
+			removeRules(bin, table, rules, chains, r, l)
 			// The kubelet's own chains (its canary, the hint, the firewall
 			// against martians to 127/8) are its to keep: removed, not leaks.
 			for _, c := range chains {

@@ -96,3 +96,33 @@ func TestPKI(t *testing.T) {
 		}
 	}
 }
+
+func TestReadMarker(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, text string
+		owner      int
+		made       []string
+		ok         bool
+	}{
+		{"full", clusterMarker + "\nowner 42\nmade /var/lib/kubelet\nmade /var/log/containers\n", 42, []string{"/var/lib/kubelet", "/var/log/containers"}, true},
+		// A planted path is never taken as the kubelet's to remove.
+		{"foreign path", clusterMarker + "\nowner 7\nmade /etc\n", 7, nil, true},
+		{"not ours", "# something else\nowner 42\n", 0, nil, false},
+		{"missing", "", 0, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			if tc.text != "" {
+				if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			owner, made, ok := readMarker(path)
+			if owner != tc.owner || !reflect.DeepEqual(made, tc.made) || ok != tc.ok {
+				t.Errorf("readMarker: %d %q %v; want %d %q %v", owner, made, ok, tc.owner, tc.made, tc.ok)
+			}
+		})
+	}
+}

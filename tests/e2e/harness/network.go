@@ -102,6 +102,12 @@ func cleanupIptables(iptables, table string, pats []string, r *Report, l Logf) {
 		return
 	}
 	rules, chains := matchRules(string(save), pats)
+	removeRules(iptables, table, rules, chains, r, l)
+}
+
+// removeRules deletes rules (lines of `iptables -S`), then flushes all of
+// chains before deleting them (one may jump to another).
+func removeRules(iptables, table string, rules, chains []string, r *Report, l Logf) {
 	for _, rule := range rules {
 		args, err := splitRule(rule)
 		if err == nil && (len(args) < 2 || args[0] != "-A") {
@@ -118,6 +124,8 @@ func cleanupIptables(iptables, table string, pats []string, r *Report, l Logf) {
 	}
 	for _, c := range chains {
 		_ = exec.Command(iptables, "-w", "-t", table, "-F", c).Run()
+	}
+	for _, c := range chains {
 		_ = exec.Command(iptables, "-w", "-t", table, "-X", c).Run()
 	}
 }
